@@ -1,0 +1,91 @@
+# Two commands on a fresh machine: `make synth` and `make test`. `make help` lists every target.
+SHELL := /bin/bash
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+STAGE ?= dev
+PYTHON ?= python3
+# The npm-installed Node 22 and the venv come first: Node 20 is end-of-life and jsii warns on every synth.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SAGEMAKER_SUPPRESS_V2_WARNING := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: help venv node tools synth test lint format docs deploy bootstrap start-pipeline upload-sample-data \
+	train-local bench-synth bench-train clean
+
+help: ## List every target with a one-line description
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-20s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv with the runtime and test dependencies
+
+node: node_modules/.installed ## Install the pinned CDK CLI and Node 22 into node_modules
+
+tools: venv node $(CHECKOV_VENV)/.installed ## Everything `make test` needs (venvs, CDK CLI, checkov)
+
+synth: venv node ## Synthesize every stage into cdk.out (offline; `STAGE=dev make synth-one` for one)
+	cdk synth --quiet
+
+synth-one: venv node ## Synthesize only $(STAGE)
+	cdk synth --quiet -c stage=$(STAGE)
+
+test: tools lint ## Lint, type-check, then run the whole test suite
+	$(PY) -m pytest
+
+lint: venv ## ruff check, ruff format --check, mypy (strict on the app, default on training_src)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --no-strict-optional-check . 2>/dev/null || (cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml .)
+
+format: venv ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+docs: venv ## Regenerate the README's config reference from the pydantic models
+	$(PY) -m constructs_lib.config_docs --write README.md
+
+bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (needs AWS credentials)
+	cdk bootstrap -c stage=$(STAGE)
+
+deploy: venv node ## Deploy the stack of $(STAGE) (needs AWS credentials), e.g. make deploy STAGE=dev
+	cdk deploy -c stage=$(STAGE) --require-approval broadening
+
+upload-sample-data: venv ## Upload a synthetic dataset to the data bucket of $(STAGE) (needs AWS credentials)
+	$(PY) training_src/synthetic_data.py --out-dir local_data
+	$(PY) -m constructs_lib.stage_cli upload-data --stage $(STAGE) --from-dir local_data
+
+start-pipeline: venv ## Start an execution of the $(STAGE) pipeline (needs AWS credentials)
+	$(PY) -m constructs_lib.stage_cli start --stage $(STAGE)
+
+train-local: venv ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
+	$(PY) training_src/synthetic_data.py --out-dir local_data
+	SM_CHANNEL_TRAIN=local_data/train SM_CHANNEL_VAL=local_data/val SM_CHANNEL_TEST=local_data/test \
+	SM_MODEL_DIR=local_output/model SM_OUTPUT_DATA_DIR=local_output/output \
+	CHECKPOINT_DIR=local_output/checkpoints SAGEMAKER_BASE_DIR=local_output \
+	$(PY) training_src/train.py $$($(PY) -m constructs_lib.stage_cli train-args --stage dev)
+	@echo "Model: local_output/model  Plots and metrics: local_output/output"
+
+bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)
+	$(PY) benchmarks/bench_synth.py
+
+bench-train: venv ## Benchmark: trainer throughput and parquet loading vs bare baselines (prints ratios)
+	$(PY) benchmarks/bench_train.py
+
+clean: ## Remove build outputs (cdk.out, .build, .cache, local training output)
+	rm -rf cdk.out .build .cache local_output local_data

@@ -1,0 +1,56 @@
+"""Security checks of a rendered pipeline definition.
+
+cdk-nag, cfn-lint and checkov do not look inside ``PipelineDefinitionBody``, so synth
+runs these on every rendered definition and fails with a message naming the step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class DefinitionCheckError(ValueError):
+    """A training step in the rendered definition breaks a security rule."""
+
+
+def _training_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for step in definition.get("Steps", []) if step.get("Type") == "Training"]
+
+
+def find_definition_violations(definition_json: str, expected_role_arn: str) -> list[str]:
+    """Every violation in the definition, one message per problem.
+
+    Args:
+        definition_json: the rendered definition (with placeholders, before CDK tokens).
+        expected_role_arn: the only role a training step may run under.
+    """
+    problems: list[str] = []
+    for step in _training_steps(json.loads(definition_json)):
+        name, arguments = step.get("Name", "?"), step.get("Arguments", {})
+        if not arguments.get("OutputDataConfig", {}).get("KmsKeyId"):
+            problems.append(f"step {name}: OutputDataConfig has no KmsKeyId; training output must be KMS-encrypted")
+        if arguments.get("EnableManagedSpotTraining"):
+            if not arguments.get("CheckpointConfig", {}).get("S3Uri"):
+                problems.append(f"step {name}: managed spot training without CheckpointConfig would lose progress")
+            stopping = arguments.get("StoppingCondition", {})
+            max_wait, max_run = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+            if max_wait is None or max_run is None or max_wait <= max_run:
+                problems.append(
+                    f"step {name}: spot needs MaxWaitTimeInSeconds ({max_wait}) > MaxRuntimeInSeconds ({max_run})"
+                )
+        role = arguments.get("RoleArn")
+        if role != expected_role_arn:
+            problems.append(f"step {name}: runs under role {role!r}, not the stack's training role")
+    return problems
+
+
+def check_definition(definition_json: str, expected_role_arn: str) -> None:
+    """Raise when the definition has any violation.
+
+    Raises:
+        DefinitionCheckError: listing every violation found.
+    """
+    problems = find_definition_violations(definition_json, expected_role_arn)
+    if problems:
+        raise DefinitionCheckError("pipeline definition failed security checks:\n  " + "\n  ".join(problems))

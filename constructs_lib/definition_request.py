@@ -1,0 +1,32 @@
+"""Everything that determines a rendered pipeline definition, as one hashable value.
+
+The renderer (``constructs_lib.sagemaker_pipeline``) turns a ``DefinitionRequest``
+into the definition JSON; ``constructs_lib.definition_cache`` keys its cache on the
+request plus the code and SDK version that render it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from constructs_lib.model_config import ModelConfig, ModelHyperparameters, StrictModel
+from constructs_lib.stage_config import NetworkSettings, RetrySettings
+
+TRAINING_STEP_NAME = "ModelTraining"
+
+
+class DefinitionRequest(StrictModel):
+    """Inputs of one offline rendering of the training pipeline's definition.
+
+    S3 URIs and ARNs here are placeholders shaped like the real thing; the construct
+    swaps them for CDK tokens after rendering.
+    """
+
+    pipeline_name: str
+    region: str
+    role_arn: str = Field(..., pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    kms_key_arn: str = Field(..., pattern=r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/.+$")
+    model: ModelConfig
+    hyperparameters: ModelHyperparameters  # type: ignore[valid-type]  # generated from the contract
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    retries: RetrySettings = Field(default_factory=RetrySettings)

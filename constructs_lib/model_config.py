@@ -1,0 +1,175 @@
+"""Typed model settings and hyperparameters for the PyTorch training step.
+
+``ModelSettings`` is what a stage sets in ``cdk.json``; ``ModelConfig`` adds the S3
+locations that the stack fills in, and is what the step builder consumes.
+``ModelHyperparameters`` is generated from the trainer's contract
+(``training_src/contract.py``), so names, defaults and ranges are defined once.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from training_src import contract
+
+MAX_RUN_LIMIT_SECONDS = 28 * 24 * 60 * 60
+"""SageMaker's upper bound for ``MaxRuntimeInSeconds`` (28 days)."""
+DEFAULT_MAX_RUN_SECONDS = 4 * 24 * 60 * 60
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+
+
+class StrictModel(BaseModel):
+    """Base for config models: unknown keys are errors, so typos in ``cdk.json`` are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(StrictModel):
+    """Training job settings a stage may override in ``cdk.json`` under ``model``."""
+
+    entry_point: str = Field(
+        contract.ENTRY_POINT,
+        pattern=r"^[A-Za-z0-9_\-]+\.py$",
+        description="Python file at the root of source_dir that SageMaker runs.",
+    )
+    source_dir: str = Field(
+        "training_src",
+        min_length=1,
+        description="Folder (relative to the project root) packaged as the code bundle.",
+    )
+    instance_type: str = Field(
+        "ml.m5.xlarge",
+        pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$",
+        description="SageMaker training instance type, e.g. ml.m5.xlarge or ml.g5.xlarge.",
+    )
+    instance_count: int = Field(
+        1,
+        ge=1,
+        le=100,
+        strict=True,
+        description="Number of instances; above 1 the step uses torchrun (torch_distributed), "
+        "which the SDK allows on GPU (ml.p*, ml.g*) and Trainium (ml.trn*) instances.",
+    )
+    framework_version: str = Field(
+        "2.8.0",
+        pattern=r"^\d+\.\d+(\.\d+)?$",
+        description="PyTorch version of the SageMaker training image.",
+    )
+    py_version: str = Field(
+        "py312",
+        pattern=r"^py3\d+$",
+        description="Python version of the training image; must pair with framework_version.",
+    )
+    volume_size: int = Field(30, ge=1, le=16384, strict=True, description="Training volume size in GB.")
+    max_run: int = Field(
+        DEFAULT_MAX_RUN_SECONDS,
+        ge=1,
+        le=MAX_RUN_LIMIT_SECONDS,
+        strict=True,
+        description="Maximum training time in seconds (SageMaker allows up to 28 days).",
+    )
+    use_spot_instances: bool = Field(
+        False,
+        strict=True,
+        description="Train on managed spot capacity; resumes from checkpoints after interruptions.",
+    )
+    max_wait: int | None = Field(
+        None,
+        ge=1,
+        le=2 * MAX_RUN_LIMIT_SECONDS,
+        strict=True,
+        description="Spot only: seconds to wait for capacity plus run time; must exceed max_run.",
+    )
+
+    @model_validator(mode="after")
+    def _check_spot(self) -> ModelSettings:
+        if self.use_spot_instances and self.max_wait is None:
+            raise ValueError("use_spot_instances requires max_wait (seconds), greater than max_run")
+        if self.max_wait is not None and not self.use_spot_instances:
+            raise ValueError("max_wait applies only with use_spot_instances=true")
+        if self.max_wait is not None and self.max_wait <= self.max_run:
+            raise ValueError(f"max_wait ({self.max_wait}) must be greater than max_run ({self.max_run})")
+        return self
+
+
+class ModelConfig(ModelSettings):
+    """Everything the step builder needs: the settings plus the job's S3 locations."""
+
+    source_dir: str = Field(
+        ..., pattern=S3_URI_PATTERN, description="s3:// URI of the sourcedir.tar.gz code bundle."
+    )
+    input_path: str = Field(
+        ..., pattern=S3_URI_PATTERN, description="S3 prefix holding train/, val/ and test/ channels."
+    )
+    output_path: str = Field(..., pattern=S3_URI_PATTERN, description="S3 prefix for model artifacts.")
+    checkpoint_uri: str | None = Field(
+        None,
+        pattern=S3_URI_PATTERN,
+        description="Fixed checkpoint S3 URI; unset means <output_path>/checkpoints/<execution id>.",
+    )
+
+    def has_checkpoint(self) -> bool:
+        """Whether a fixed checkpoint URI is configured."""
+        return self.checkpoint_uri is not None
+
+    def get_checkpoint_uri(self) -> str:
+        """The configured checkpoint URI.
+
+        Raises:
+            ValueError: when none is configured (check ``has_checkpoint()`` first).
+        """
+        if self.checkpoint_uri is None:
+            raise ValueError("checkpoint_uri is not set")
+        return self.checkpoint_uri
+
+
+class HyperparametersBase(StrictModel):
+    """Behaviour shared by the generated ``ModelHyperparameters`` model."""
+
+    specs: ClassVar[tuple[contract.HyperparameterSpec, ...]] = contract.HYPERPARAMETERS
+
+    def get_config(self) -> dict[str, Any]:
+        """The hyperparameters as typed values, in contract order."""
+        return {spec.name: copy.deepcopy(getattr(self, spec.name)) for spec in self.specs}
+
+    def serialize_config(self) -> dict[str, str]:
+        """The string map SageMaker passes to the script as ``--name value``; lists go as JSON."""
+        return {spec.name: contract.serialize_value(spec, getattr(self, spec.name)) for spec in self.specs}
+
+
+_KIND_TYPES: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "list[str]": list[Annotated[str, Field(min_length=1)]],
+}
+
+
+def _field_for(spec: contract.HyperparameterSpec) -> tuple[Any, Any]:
+    """A pydantic (annotation, FieldInfo) pair for one contract hyperparameter."""
+    bounds = {
+        "ge": spec.minimum,
+        "le": spec.maximum,
+        "gt": spec.exclusive_minimum,
+        "lt": spec.exclusive_maximum,
+    }
+    if spec.kind == "list[int]":
+        item = Annotated[int, Field(strict=True, **{k: v for k, v in bounds.items() if v is not None})]
+        return (list[item], Field(default_factory=lambda: list(spec.default), min_length=1, description=spec.description))  # type: ignore[valid-type]  # item is built at runtime from the contract
+    annotation = _KIND_TYPES[spec.kind]
+    strict = spec.kind in ("int", "bool")
+    if isinstance(spec.default, list):
+        return (annotation, Field(default_factory=lambda: list(spec.default), description=spec.description))
+    return (annotation, Field(spec.default, strict=strict, description=spec.description, **bounds))
+
+
+ModelHyperparameters: type[HyperparametersBase] = create_model(
+    "ModelHyperparameters",
+    __base__=HyperparametersBase,
+    __doc__="Hyperparameters of the trainer, generated from training_src/contract.py.",
+    **{spec.name: _field_for(spec) for spec in contract.HYPERPARAMETERS},
+)

@@ -1,0 +1,101 @@
+"""Offline pipeline definition: placeholders, a render cache, and token substitution.
+
+Rendering imports the SageMaker SDK (about a second) and runs its builder. The result
+depends only on the ``DefinitionRequest``, the code that renders it and the SDK
+version, so it is cached on disk under a key made of exactly those. A cache hit never
+imports the SDK. The definition is rendered with ARN-shaped placeholders; the
+construct then swaps them for CDK tokens (role ARN, bucket names, key ARN, asset URL).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+from pathlib import Path
+
+from constructs_lib.definition_request import DefinitionRequest
+
+PLACEHOLDER_ACCOUNT = "000000000000"
+ROLE_PLACEHOLDER = f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/cdk-placeholder-training-role"
+DATA_BUCKET_PLACEHOLDER = "cdk-placeholder-data-bucket"
+ARTIFACTS_BUCKET_PLACEHOLDER = "cdk-placeholder-artifacts-bucket"
+SOURCE_BUNDLE_PLACEHOLDER = "s3://cdk-placeholder-asset-bucket/cdk-placeholder-sourcedir.tar.gz"
+PLACEHOLDER_MARKER = "cdk-placeholder"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR_ENV = "PIPELINE_DEFINITION_CACHE_DIR"
+CACHE_DISABLE_ENV = "PIPELINE_DEFINITION_CACHE"
+DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache" / "pipeline-definitions"
+RENDERING_SOURCES = (
+    *sorted((PROJECT_ROOT / "constructs_lib").glob("*.py")),
+    PROJECT_ROOT / "training_src" / "contract.py",
+)
+"""Code whose change can change a rendered definition; all of it goes into the cache key."""
+RENDERING_PACKAGES = ("sagemaker", "boto3", "botocore", "pydantic")
+
+
+def kms_key_placeholder(region: str) -> str:
+    """ARN-shaped placeholder for the stage's KMS key."""
+    return f"arn:aws:kms:{region}:{PLACEHOLDER_ACCOUNT}:key/cdk-placeholder-key"
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in RENDERING_SOURCES:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    for package in RENDERING_PACKAGES:
+        digest.update(f"{package}=={importlib.metadata.version(package)}".encode())
+    return digest.hexdigest()
+
+
+def definition_cache_key(request: DefinitionRequest) -> str:
+    """Cache key: the request, the rendering code and the SDK and library versions."""
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(request.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get(CACHE_DISABLE_ENV, "").lower() in ("0", "off", "false", "no"):
+        return None
+    return Path(os.environ.get(CACHE_DIR_ENV, DEFAULT_CACHE_DIR))
+
+
+def render_definition_cached(request: DefinitionRequest) -> str:
+    """The rendered definition for ``request``, from the cache or freshly rendered.
+
+    Set ``PIPELINE_DEFINITION_CACHE=off`` to always render, or
+    ``PIPELINE_DEFINITION_CACHE_DIR`` to move the cache.
+    """
+    cache_dir = _cache_dir()
+    cached = cache_dir / f"{definition_cache_key(request)}.json" if cache_dir else None
+    if cached is not None and cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    from constructs_lib.sagemaker_pipeline import render_pipeline_definition  # lazy: imports the SDK
+
+    definition = render_pipeline_definition(request)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(definition, encoding="utf-8")
+        temporary.replace(cached)
+    return definition
+
+
+def substitute_placeholders(definition: str, replacements: dict[str, str]) -> str:
+    """Swap each placeholder for its CDK token string.
+
+    Raises:
+        ValueError: when a placeholder is absent from the definition, or one is left over.
+    """
+    for placeholder, token in replacements.items():
+        if placeholder not in definition:
+            raise ValueError(f"placeholder {placeholder!r} not found in the rendered definition")
+        definition = definition.replace(placeholder, token)
+    if PLACEHOLDER_MARKER in definition:
+        raise ValueError("the rendered definition still holds a placeholder that no CDK token replaced")
+    return definition

@@ -1,0 +1,116 @@
+"""``SecureTrainingStorage``: the stage's KMS key and its three buckets.
+
+Defaults (each can be changed only through ``StorageSettings``):
+
+* one customer-managed KMS key, rotated yearly, encrypting the data and artifacts
+  buckets (SSE-KMS with S3 bucket keys);
+* a log bucket (SSE-S3, as S3 server access logging requires) receiving the access
+  logs of the other two, expiring after ``access_log_expiration_days``;
+* every bucket blocks all public access, denies non-TLS requests, is versioned, and
+  expires noncurrent versions after ``noncurrent_version_expiration_days``;
+* the artifacts bucket expires checkpoints under ``<output prefix>/checkpoints/`` after
+  ``checkpoint_expiration_days``;
+* RETAIN on stack deletion unless ``removal_policy`` is ``destroy``.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.compliance import NagAcknowledgement, acknowledge_checkov, acknowledge_nag
+from constructs_lib.stage_config import StorageSettings
+
+OUTPUT_PREFIX = "training-output"
+"""Artifacts-bucket prefix for model artifacts, profiler output and checkpoints."""
+CHECKPOINT_PREFIX = f"{OUTPUT_PREFIX}/checkpoints/"
+
+
+class SecureTrainingStorage(Construct):
+    """KMS key plus data, artifacts and access-log buckets with secure defaults.
+
+    Attributes:
+        key: the customer-managed key for data, artifacts and training output.
+        log_bucket: receives S3 server access logs.
+        data_bucket: training data (``<input_prefix>/train|val|test/``).
+        artifacts_bucket: models, checkpoints and profiler output under ``training-output/``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StorageSettings, stage_name: str) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.DESTROY if settings.removal_policy == "destroy" else RemovalPolicy.RETAIN
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts training data, artifacts and jobs of stage {stage_name}",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(30) if removal is RemovalPolicy.RETAIN else Duration.days(7),
+        )
+        noncurrent = [
+            s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(settings.noncurrent_version_expiration_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )
+        ]
+        self.log_bucket = self._bucket(
+            "LogBucket",
+            removal,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            lifecycle_rules=[
+                *noncurrent,
+                s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(settings.access_log_expiration_days)),
+            ],
+        )
+        acknowledge_nag(
+            self.log_bucket,
+            NagAcknowledgement("AwsSolutions-S1", "This is the access-log bucket; logging it into itself would loop."),
+        )
+        acknowledge_checkov(self.log_bucket, "CKV_AWS_18", "This is the access-log bucket; it cannot log to itself.")
+        self.data_bucket = self._bucket(
+            "DataBucket", removal, log_prefix="data-bucket/", lifecycle_rules=noncurrent
+        )
+        self.artifacts_bucket = self._bucket(
+            "ArtifactsBucket",
+            removal,
+            log_prefix="artifacts-bucket/",
+            lifecycle_rules=[
+                *noncurrent,
+                s3.LifecycleRule(
+                    id="ExpireCheckpoints",
+                    prefix=CHECKPOINT_PREFIX,
+                    expiration=Duration.days(settings.checkpoint_expiration_days),
+                ),
+            ],
+        )
+
+    def _bucket(
+        self,
+        construct_id: str,
+        removal: RemovalPolicy,
+        *,
+        lifecycle_rules: list[s3.LifecycleRule],
+        encryption: s3.BucketEncryption = s3.BucketEncryption.KMS,
+        log_prefix: str | None = None,
+    ) -> s3.Bucket:
+        kms_encrypted = encryption is s3.BucketEncryption.KMS
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=encryption,
+            encryption_key=self.key if kms_encrypted else None,
+            bucket_key_enabled=kms_encrypted or None,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.log_bucket if log_prefix else None,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=lifecycle_rules,
+            removal_policy=removal,
+            auto_delete_objects=removal is RemovalPolicy.DESTROY,
+        )

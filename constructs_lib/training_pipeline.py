@@ -1,0 +1,137 @@
+"""``SageMakerTrainingPipeline``: the L3 construct for one stage's training pipeline.
+
+It validates its props, packages the training code as a deterministic ``tar.gz`` file
+asset, renders the pipeline definition offline with the SageMaker SDK (cached), checks
+it, swaps placeholders for CDK tokens, and creates the ``AWS::SageMaker::Pipeline``.
+It creates no IAM grants: the stack wires roles and grants.
+
+Defaults:
+    * code bundle written to ``<project_root>/.build/bundles`` before CDK copies it;
+    * input ``s3://<data bucket>/<stage.input_prefix>``;
+    * output ``s3://<artifacts bucket>/training-output``, checkpoints under
+      ``training-output/checkpoints/<pipeline execution id>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from constructs_lib.definition_checks import check_definition
+from constructs_lib.definition_request import DefinitionRequest
+from constructs_lib.model_config import ModelConfig
+from constructs_lib.pipeline_definition import (
+    ARTIFACTS_BUCKET_PLACEHOLDER,
+    DATA_BUCKET_PLACEHOLDER,
+    ROLE_PLACEHOLDER,
+    SOURCE_BUNDLE_PLACEHOLDER,
+    kms_key_placeholder,
+    render_definition_cached,
+    substitute_placeholders,
+)
+from constructs_lib.secure_storage import OUTPUT_PREFIX
+from constructs_lib.source_bundle import write_source_bundle
+from constructs_lib.errors import ConfigError
+from constructs_lib.stage_config import StageConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SageMakerTrainingPipeline(Construct):
+    """A SageMaker pipeline whose ``ModelTraining`` step trains the bundled PyTorch code.
+
+    Attributes:
+        code_asset: the ``sourcedir.tar.gz`` file asset.
+        pipeline: the ``AWS::SageMaker::Pipeline`` resource.
+        pipeline_name: the pipeline's name.
+        rendered_definition: the definition as rendered, with placeholders (for checks and tests).
+        input_uri / output_uri: the S3 locations the step reads and writes (CDK tokens).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        training_role: iam.IRole,
+        pipeline_role: iam.IRole,
+        project_root: Path = PROJECT_ROOT,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source_dir = self._validate(stage, project_root)
+        bundle = write_source_bundle(source_dir, stage.model.entry_point, project_root / ".build" / "bundles")
+        self.code_asset = s3_assets.Asset(self, "CodeBundle", path=str(bundle))
+        self.pipeline_name = stage.resolved_pipeline_name
+        region = stage.region
+        placeholder_input = f"s3://{DATA_BUCKET_PLACEHOLDER}/{stage.input_prefix}"
+        placeholder_output = f"s3://{ARTIFACTS_BUCKET_PLACEHOLDER}/{OUTPUT_PREFIX}"
+        request = DefinitionRequest(
+            pipeline_name=self.pipeline_name,
+            region=region,
+            role_arn=ROLE_PLACEHOLDER,
+            kms_key_arn=kms_key_placeholder(region),
+            model=ModelConfig(
+                **stage.model.model_dump(exclude={"source_dir"}),
+                source_dir=SOURCE_BUNDLE_PLACEHOLDER,
+                input_path=placeholder_input,
+                output_path=placeholder_output,
+            ),
+            hyperparameters=stage.hyperparameters,
+            network=stage.network,
+            retries=stage.retries,
+        )
+        self.rendered_definition = render_definition_cached(request)
+        check_definition(self.rendered_definition, ROLE_PLACEHOLDER)
+        definition = substitute_placeholders(
+            self.rendered_definition,
+            {
+                SOURCE_BUNDLE_PLACEHOLDER: self.code_asset.s3_object_url,
+                ROLE_PLACEHOLDER: training_role.role_arn,
+                kms_key_placeholder(region): key.key_arn,
+                DATA_BUCKET_PLACEHOLDER: data_bucket.bucket_name,
+                ARTIFACTS_BUCKET_PLACEHOLDER: artifacts_bucket.bucket_name,
+            },
+        )
+        self.input_uri = f"s3://{data_bucket.bucket_name}/{stage.input_prefix}"
+        self.output_uri = f"s3://{artifacts_bucket.bucket_name}/{OUTPUT_PREFIX}"
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description=f"PyTorch training pipeline of stage {stage.name}",
+            role_arn=pipeline_role.role_arn,
+            # A plain dict: this property is untyped in the CDK, and the generated struct class
+            # would serialize as camelCase `pipelineDefinitionBody`, which CloudFormation rejects.
+            pipeline_definition={"PipelineDefinitionBody": definition},
+        )
+
+    @staticmethod
+    def _validate(stage: StageConfig, project_root: Path) -> Path:
+        """Check the props that pydantic cannot: the source folder on disk and the network."""
+        source_dir = (project_root / stage.model.source_dir).resolve()
+        if not source_dir.is_dir():
+            raise ConfigError(
+                f"stages.{stage.name}.model.source_dir: {stage.model.source_dir!r} is not a folder under {project_root}"
+            )
+        requirements = source_dir / "requirements.txt"
+        has_requirements = requirements.is_file() and any(
+            line.strip() and not line.lstrip().startswith("#") for line in requirements.read_text().splitlines()
+        )
+        if stage.network.enable_network_isolation and has_requirements:
+            raise ConfigError(
+                f"stages.{stage.name}.network.enable_network_isolation: the training container would have no "
+                f"network to pip install {stage.model.source_dir}/requirements.txt; bake those packages into "
+                "the image or set enable_network_isolation to false"
+            )
+        return source_dir
