@@ -9,9 +9,11 @@ it costs about a second, so callers import it lazily (see ``definition_cache``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
@@ -19,22 +21,50 @@ for _name in ("sagemaker", "sagemaker.config", "sagemaker.workflow.utilities"):
     # The SDK logs INFO and WARNING lines that are expected offline (e.g. it drops TrainingJobName).
     logging.getLogger(_name).setLevel(logging.ERROR)
 
-import boto3  # noqa: E402  # the SDK reads the environment variable above at import
-from sagemaker.debugger import ProfilerConfig  # noqa: E402
-from sagemaker.inputs import TrainingInput  # noqa: E402
-from sagemaker.pytorch import PyTorch  # noqa: E402
-from sagemaker.utils import instance_supports_kms  # noqa: E402
-from sagemaker.workflow.execution_variables import ExecutionVariables  # noqa: E402
-from sagemaker.workflow.functions import Join  # noqa: E402
-from sagemaker.workflow.pipeline import Pipeline  # noqa: E402
-from sagemaker.workflow.pipeline_context import PipelineSession  # noqa: E402
-from sagemaker.workflow.retry import (  # noqa: E402
-    SageMakerJobExceptionTypeEnum,
-    SageMakerJobStepRetryPolicy,
-    StepExceptionTypeEnum,
-    StepRetryPolicy,
-)
-from sagemaker.workflow.steps import TrainingStep  # noqa: E402
+OFFLINE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "offline-rendering",
+    "AWS_SECRET_ACCESS_KEY": "offline-rendering",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+"""While the SDK is imported: it builds a default boto3 session at import time, and without
+credentials botocore would search ~/.aws, run credential processes or call the instance
+metadata service. Static dummy values keep it from looking anywhere; nothing is signed."""
+
+
+@contextlib.contextmanager
+def _offline_aws_environment() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in OFFLINE_AWS_ENVIRONMENT}
+    os.environ.update(OFFLINE_AWS_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+with _offline_aws_environment():
+    import boto3
+    from sagemaker.debugger import ProfilerConfig
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.pytorch import PyTorch
+    from sagemaker.utils import instance_supports_kms
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.retry import (
+        SageMakerJobExceptionTypeEnum,
+        SageMakerJobStepRetryPolicy,
+        StepExceptionTypeEnum,
+        StepRetryPolicy,
+    )
+    from sagemaker.workflow.steps import TrainingStep
+    import sagemaker.utils as sdk_utils
 
 from constructs_lib.definition_request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402
 from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402
@@ -43,6 +73,7 @@ from constructs_lib.stage_config import NetworkSettings, RetrySettings  # noqa: 
 from training_src import contract  # noqa: E402
 
 logger = logging.getLogger(__name__)
+logger.setLevel(logging.WARNING)  # the SDK configures the root logger at INFO; keep synth output quiet
 
 PROFILER_INTERVAL_MILLIS = 1000
 OFFLINE_SDK_CONFIG: dict[str, Any] = {
@@ -51,13 +82,31 @@ OFFLINE_SDK_CONFIG: dict[str, Any] = {
 }
 """Explicit SDK defaults: no telemetry calls, and no user config files read from disk."""
 
+_validate_sagemaker_config = sdk_utils.validate_sagemaker_config
+
+
+def _validate_config_once(sagemaker_config: Any = None) -> None:
+    """The SDK re-validates its config against a large JSON schema on every lookup (~0.35 s each,
+    ~20 per render). ``PipelineSession.__init__`` has validated ``OFFLINE_SDK_CONFIG`` already."""
+    if sagemaker_config is not OFFLINE_SDK_CONFIG:
+        _validate_sagemaker_config(sagemaker_config)
+
+
+sdk_utils.validate_sagemaker_config = _validate_config_once
+
 
 def create_offline_session(region: str) -> PipelineSession:
-    """A ``PipelineSession`` that renders without credentials or network."""
-    return PipelineSession(
-        boto_session=boto3.Session(region_name=region),
-        sagemaker_config=OFFLINE_SDK_CONFIG,
+    """A ``PipelineSession`` that renders without credentials or network.
+
+    The static dummy credentials stop botocore's credential search (files, processes,
+    instance metadata); the session never sends a request, so nothing is signed.
+    """
+    boto_session = boto3.Session(
+        region_name=region,
+        aws_access_key_id=OFFLINE_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=OFFLINE_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
     )
+    return PipelineSession(boto_session=boto_session, sagemaker_config=OFFLINE_SDK_CONFIG)
 
 
 class PyTorchTrainingStepBuilder:
@@ -201,6 +250,11 @@ class PyTorchTrainingStepBuilder:
 
 def render_pipeline_definition(request: DefinitionRequest) -> str:
     """Render the pipeline definition JSON offline, exactly as the SDK would upload it."""
+    with _offline_aws_environment():
+        return _render(request)
+
+
+def _render(request: DefinitionRequest) -> str:
     session = create_offline_session(request.region)
     builder = PyTorchTrainingStepBuilder(
         request.model,

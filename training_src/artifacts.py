@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from inference import META_FILE, MODEL_FILE
 
 METRICS_FILE = "metrics.json"
@@ -32,11 +31,16 @@ def save_model(model_dir: Path, state_dict: dict[str, torch.Tensor], meta: dict[
 
 
 def save_outputs(
-    output_dir: Path, metrics: dict[str, Any], history: list[dict[str, Any]], roc: tuple[list[float], list[float]],
-    roc_title: str, roc_auroc: float,
+    output_dir: Path,
+    *,
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
+    roc: tuple[list[float], list[float]],
+    roc_title: str,
+    roc_auroc: float,
 ) -> None:
     """``metrics.json``, the loss curve and the ROC curve PNGs."""
-    import plots  # matplotlib is slow to import; only rank 0 at the end needs it
+    import plots  # noqa: PLC0415 - matplotlib is slow to import; only rank 0 needs it, at the end
 
     output_dir.mkdir(parents=True, exist_ok=True)
     _write_json(output_dir / METRICS_FILE, metrics)

@@ -132,7 +132,7 @@ class CheckpointManager:
         """Load one checkpoint, or warn and return ``None`` when it is corrupt or incomplete."""
         try:
             state = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as error:  # noqa: BLE001 - any failure means an unusable checkpoint
+        except Exception as error:
             warn(f"skipping unreadable checkpoint {path}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
             return None
         missing = REQUIRED_KEYS - set(state) if isinstance(state, dict) else REQUIRED_KEYS

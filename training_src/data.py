@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 import contract
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from failure import TrainingError
 
 DEFAULT_INPUT_DIR = "/opt/ml/input/data"
@@ -53,7 +52,7 @@ def is_numeric(data_type: pa.DataType) -> bool:
 def _open(channel: str, path: Path) -> pq.ParquetFile:
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as error:  # noqa: BLE001 - any reader error means an unusable file
+    except Exception as error:
         raise DataError(f"channel {channel}: file {path} is not a readable parquet file: {error}") from None
     if parquet.metadata.num_rows == 0:
         parquet.close()
@@ -102,20 +101,21 @@ def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], 
     for path, parquet in files.items():
         try:
             table = parquet.read(columns=[*features, label], use_threads=True)
-        except Exception as error:  # noqa: BLE001 - any reader error means an unusable file
+        except Exception as error:
             raise DataError(f"channel {channel}: cannot read file {path}: {error}") from None
         stop = start + table.num_rows
         block = x[start:stop]
         for index, name in enumerate(features):
             block[:, index] = table.column(name).to_numpy()
-        finite = np.isfinite(block).all(axis=0)
+        finite = np.asarray(np.isfinite(block).all(axis=0))
         if not finite.all():
-            bad = [name for name, ok in zip(features, finite) if not ok]
+            bad = [name for index, name in enumerate(features) if not finite[index]]
             raise DataError(f"channel {channel}: file {path}: NaN, null or infinite values in feature column(s) {bad}")
         label_column = table.column(label)
         if not (is_numeric(label_column.type) or pa.types.is_boolean(label_column.type)):
             raise DataError(
-                f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, got type {label_column.type}"
+                f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, "
+                f"got type {label_column.type}"
             )
         values = label_column.to_numpy(zero_copy_only=False).astype(np.float64)
         binary = (values == 0) | (values == 1)
@@ -127,6 +127,46 @@ def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], 
         y[start:stop] = values
         start = stop
     return ChannelData(channel, x, y, list(files))
+
+
+def _open_channels(opened: dict[str, dict[Path, pq.ParquetFile]]) -> None:
+    """Open every file of every present channel into ``opened`` (the caller closes them)."""
+    for channel in contract.CHANNELS:
+        directory = channel_dir(channel)
+        if not directory.is_dir():
+            if channel in contract.REQUIRED_CHANNELS:
+                raise DataError(
+                    f"channel {channel}: missing required channel (directory {directory} not found; "
+                    f"set SM_CHANNEL_{channel.upper()})"
+                )
+            continue
+        paths = find_parquet_files(directory)
+        if not paths:
+            raise DataError(f"channel {channel}: no .parquet files found under {directory}")
+        opened[channel] = {}
+        for path in paths:
+            opened[channel][path] = _open(channel, path)
+
+
+def _resolve_features(opened: dict[str, dict[Path, pq.ParquetFile]], label: str, requested: list[str]) -> list[str]:
+    """The requested columns (checked in every file) or train's numeric columns (checked to match everywhere)."""
+    if requested:
+        for channel, files in opened.items():
+            _check_requested(channel, files, requested, label)
+        return list(requested)
+    by_channel = {channel: _channel_columns(channel, files, label) for channel, files in opened.items()}
+    features = by_channel["train"]
+    for channel, columns in by_channel.items():
+        if set(columns) != set(features):
+            only_here = sorted(set(columns) - set(features))
+            only_train = sorted(set(features) - set(columns))
+            raise DataError(
+                f"channel {channel}: feature set differs from channel train "
+                f"(only in {channel}: {only_here}, only in train: {only_train})"
+            )
+    if not features:
+        raise DataError(f"channel train: no numeric feature columns besides label {label!r}")
+    return features
 
 
 def load_channels(label: str, feature_columns: list[str]) -> tuple[dict[str, ChannelData], list[str]]:
@@ -144,38 +184,8 @@ def load_channels(label: str, feature_columns: list[str]) -> tuple[dict[str, Cha
     """
     opened: dict[str, dict[Path, pq.ParquetFile]] = {}
     try:
-        for channel in contract.CHANNELS:
-            directory = channel_dir(channel)
-            if not directory.is_dir():
-                if channel in contract.REQUIRED_CHANNELS:
-                    raise DataError(
-                        f"channel {channel}: missing required channel (directory {directory} not found; "
-                        f"set SM_CHANNEL_{channel.upper()})"
-                    )
-                continue
-            paths = find_parquet_files(directory)
-            if not paths:
-                raise DataError(f"channel {channel}: no .parquet files found under {directory}")
-            opened[channel] = {}
-            for path in paths:
-                opened[channel][path] = _open(channel, path)
-        if feature_columns:
-            for channel, files in opened.items():
-                _check_requested(channel, files, feature_columns, label)
-            features = list(feature_columns)
-        else:
-            by_channel = {channel: _channel_columns(channel, files, label) for channel, files in opened.items()}
-            features = by_channel["train"]
-            for channel, columns in by_channel.items():
-                if set(columns) != set(features):
-                    only_here = sorted(set(columns) - set(features))
-                    only_train = sorted(set(features) - set(columns))
-                    raise DataError(
-                        f"channel {channel}: feature set differs from channel train "
-                        f"(only in {channel}: {only_here}, only in train: {only_train})"
-                    )
-            if not features:
-                raise DataError(f"channel train: no numeric feature columns besides label {label!r}")
+        _open_channels(opened)
+        features = _resolve_features(opened, label, feature_columns)
         for channel, files in opened.items():
             for path, parquet in files.items():
                 if label not in parquet.schema_arrow.names:

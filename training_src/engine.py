@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import cast
 
 import torch
-from torch import nn
-from torch.utils.data.distributed import DistributedSampler
-
 from metrics import BinaryEvaluator
+from torch import nn
+from torch.utils.data import Dataset
+from torch.utils.data.distributed import DistributedSampler
 
 
 class BatchLoader:
@@ -44,7 +45,11 @@ class BatchLoader:
         self.sampler: DistributedSampler[int] | None = None
         if shuffle and world_size > 1:
             self.sampler = DistributedSampler(
-                range(len(labels)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed  # type: ignore[arg-type]
+                cast("Dataset[int]", range(len(labels))),  # the sampler only needs len()
+                num_replicas=world_size,
+                rank=rank,
+                shuffle=True,
+                seed=seed,
             )
 
     def set_epoch(self, epoch: int) -> None:

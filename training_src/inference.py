@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import torch
-
 from model import MLP, Standardizer
 
 MODEL_FILE = "model.pt"

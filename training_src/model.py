@@ -25,7 +25,8 @@ class MLP(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(n,)``."""
-        return self.net(features).squeeze(-1)
+        logits: torch.Tensor = self.net(features)
+        return logits.squeeze(-1)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Standardizer:
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Standardized float32 copy of ``features``."""
-        out = np.subtract(features, self.mean, dtype=np.float32)
+        out: np.ndarray = np.subtract(features, self.mean, dtype=np.float32)
         out /= self.std
         return out
 

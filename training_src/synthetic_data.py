@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 SPLITS = (("train", 0.7), ("val", 0.15), ("test", 0.15))
 

@@ -1,0 +1,84 @@
+"""Shared fixtures: one real, offline `cdk synth` of the app per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("dev", "prod")
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """The environment with every AWS_* variable removed, HOME pointed away from ~/.aws, Node 22 first."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env["PATH"] = f"{PROJECT_ROOT / 'node_modules' / '.bin'}:{PROJECT_ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
+    env["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"
+    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_cdk_synth(outdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CDK CLI's `cdk synth` into ``outdir``, offline."""
+    home = outdir.parent / f"{outdir.name}-home"
+    home.mkdir(exist_ok=True)
+    return subprocess.run(
+        ["cdk", "synth", "--quiet", "--no-notices", "--output", str(outdir), *args],
+        cwd=PROJECT_ROOT,
+        env=offline_env(HOME=str(home), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def synthesized_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdk.out of one real `cdk synth` of every default stage."""
+    outdir = tmp_path_factory.mktemp("synth") / "cdk.out"
+    result = run_cdk_synth(outdir)
+    assert result.returncode == 0, result.stderr
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def templates(synthesized_outdir: Path) -> dict[str, dict[str, Any]]:
+    """Stage name -> synthesized CloudFormation template."""
+    return {
+        stage: json.loads((synthesized_outdir / f"SageMakerTraining-{stage}.template.json").read_text())
+        for stage in STAGES
+    }
+
+
+def pipeline_definition_parts(template: dict[str, Any]) -> list[Any]:
+    """The ``Fn::Join`` parts of the template's pipeline definition body."""
+    pipelines = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+    assert len(pipelines) == 1
+    body = pipelines[0]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    return list(body["Fn::Join"][1])
+
+
+def submit_directory_asset_hash(template: dict[str, Any]) -> str:
+    """The asset hash in the ``sagemaker_submit_directory`` URL of the template."""
+    for part in pipeline_definition_parts(template):
+        if isinstance(part, dict) and "Fn::Sub" in part:
+            match = re.search(r"cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-[a-z0-9-]+/([0-9a-f]{64})\.", part["Fn::Sub"])
+            if match:
+                return match.group(1)
+    raise AssertionError("no asset URL in the pipeline definition")
+
+
+@pytest.fixture(scope="session")
+def source_bundle_path(synthesized_outdir: Path, templates: dict[str, dict[str, Any]]) -> Path:
+    """The exact code bundle the dev stage's pipeline points at, as packaged in cdk.out."""
+    path = synthesized_outdir / f"asset.{submit_directory_asset_hash(templates['dev'])}.tar.gz"
+    assert path.is_file(), f"{path} missing from cdk.out"
+    return path

@@ -1,0 +1,91 @@
+"""The real SageMaker training toolkit (sagemaker-training + sagemaker-pytorch-training) runs the bundle.
+
+The toolkit itself extracts the tar.gz (``sagemaker_submit_directory`` is a local path: its
+``download_and_extract`` accepts s3:// URIs, directories and local tarballs, not file:// URLs),
+installs ``requirements.txt`` with pip (a no-op here: the pins equal the .venv's versions) and runs
+``train.py`` with the hyperparameters as ``--name value`` arguments.
+
+The PyTorch toolkit first waits (up to 15 minutes) until every host in resourceconfig.json resolves.
+When ``algo-1`` does not resolve here, the test sets ``SM_STUDIO_LOCAL_MODE=true``, the toolkit's own
+switch that skips only that DNS wait, instead of editing /etc/hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import contract
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HOST = "algo-1"
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.gethostbyname(host)
+    except OSError:
+        return False
+    return True
+
+
+def _write_job_config(base: Path, bundle: Path, values: dict[str, object]) -> None:
+    config = base / "input" / "config"
+    config.mkdir(parents=True)
+    hyperparameters = {
+        spec.name: json.dumps(contract.serialize_value(spec, values.get(spec.name, spec.default)))
+        for spec in contract.HYPERPARAMETERS
+    }  # exactly what the SageMaker SDK writes: every value JSON-encoded as a string
+    hyperparameters["sagemaker_program"] = json.dumps(contract.ENTRY_POINT)
+    hyperparameters["sagemaker_submit_directory"] = json.dumps(str(bundle))
+    hyperparameters["sagemaker_container_log_level"] = json.dumps(20)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": HOST, "hosts": [HOST], "network_interface_name": "lo"})
+    )
+    channel_config = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+    (config / "inputdataconfig.json").write_text(json.dumps({channel: channel_config for channel in contract.CHANNELS}))
+
+
+def test_toolkit_runs_the_bundle(
+    tmp_path: Path, dataset_dir: Path, source_bundle_path: Path, make_job_env: Callable[..., dict[str, str]]
+) -> None:
+    assert source_bundle_path.is_file() and source_bundle_path.name.endswith(".tar.gz")
+    base = tmp_path / "ml"
+    _write_job_config(base, source_bundle_path, {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8]})
+    for channel in contract.CHANNELS:
+        shutil.copytree(dataset_dir / channel, base / "input" / "data" / channel)
+    env = make_job_env(base, dataset_dir)
+    for key in [key for key in env if key.startswith("SM_")]:
+        del env[key]  # the toolkit derives every SM_* variable from the job config
+    env["CHECKPOINT_DIR"] = str(tmp_path / "checkpoints")
+    env["SAGEMAKER_TRAINING_MODULE"] = "sagemaker_pytorch_container.training:main"
+    if not _resolves(HOST):
+        env["SM_STUDIO_LOCAL_MODE"] = "true"
+    result = subprocess.run(
+        [sys.executable, "-c", "from sagemaker_training.cli.train import main; main()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    logs = result.stdout + result.stderr
+    assert result.returncode == 0, logs[-4000:]
+    assert (base / "output" / "success").exists()
+    assert not (base / "output" / "failure").exists()
+    assert (base / "code" / "train.py").is_file(), "the toolkit extracts the bundle into <base>/code"
+    assert (base / "model" / "model.pt").is_file()
+    assert (base / "model" / "model_meta.json").is_file()
+    assert (base / "output" / "data" / "metrics.json").is_file()
+    for definition in contract.metric_definitions():
+        assert re.search(definition["Regex"], logs), f"{definition['Name']} not in the logs"
+    assert "--hidden_sizes [16,8]" in logs or "[16,8]" in logs

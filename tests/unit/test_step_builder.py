@@ -1,0 +1,191 @@
+"""The step builder's JSON, rendered offline with the real SageMaker SDK (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from constructs_lib.definition_request import DefinitionRequest
+from constructs_lib.errors import ConfigError
+from constructs_lib.model_config import ModelConfig, ModelHyperparameters
+from constructs_lib.pipeline_definition import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
+from constructs_lib.sagemaker_pipeline import render_pipeline_definition
+from constructs_lib.stage_config import NetworkSettings, RetrySettings
+from training_src import contract
+
+SEED_METRICS = [
+    {"Name": "Train Loss", "Regex": "train_loss=([0-9\\.]+)"},
+    {"Name": "Validation Loss", "Regex": "val_loss=([0-9\\.]+)"},
+    {"Name": "Validation F1 Score", "Regex": "val/f1_score=([0-9\\.]+)"},
+    {"Name": "Validation AUC ROC", "Regex": "val/auroc=([0-9\\.]+)"},
+]
+REGION = "us-east-1"
+
+
+def make_request(**model: Any) -> DefinitionRequest:
+    network = model.pop("network", NetworkSettings())
+    hyperparameters = model.pop("hyperparameters", ModelHyperparameters(epochs=7, feature_columns=["f0", "f1"]))
+    return DefinitionRequest(
+        pipeline_name="unit-pipeline",
+        region=REGION,
+        role_arn=ROLE_PLACEHOLDER,
+        kms_key_arn=kms_key_placeholder(REGION),
+        model=ModelConfig(
+            source_dir=SOURCE_BUNDLE_PLACEHOLDER,
+            input_path="s3://data-bucket/training-data",
+            output_path="s3://artifacts-bucket/training-output",
+            **model,
+        ),
+        hyperparameters=hyperparameters,
+        network=network,
+        retries=RetrySettings(max_attempts=4, interval_seconds=30, backoff_rate=1.5),
+    )
+
+
+def training_step(definition: str) -> dict[str, Any]:
+    steps = json.loads(definition)["Steps"]
+    assert len(steps) == 1
+    step: dict[str, Any] = steps[0]
+    return step
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    return render_pipeline_definition(make_request())
+
+
+@pytest.fixture(scope="module")
+def arguments(rendered: str) -> dict[str, Any]:
+    step = training_step(rendered)
+    assert step["Name"] == "ModelTraining" and step["Type"] == "Training"
+    args: dict[str, Any] = step["Arguments"]
+    return args
+
+
+def test_estimator_settings(arguments: dict[str, Any]) -> None:
+    assert arguments["RoleArn"] == ROLE_PLACEHOLDER
+    assert arguments["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    assert arguments["ResourceConfig"]["InstanceCount"] == 1
+    assert arguments["ResourceConfig"]["VolumeSizeInGB"] == 30
+    assert arguments["ResourceConfig"]["VolumeKmsKeyId"] == kms_key_placeholder(REGION)
+    assert arguments["StoppingCondition"] == {"MaxRuntimeInSeconds": 4 * 24 * 3600}
+    image = arguments["AlgorithmSpecification"]["TrainingImage"]
+    assert image == "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312"
+    assert "EnableInterContainerTrafficEncryption" not in arguments or not arguments[
+        "EnableInterContainerTrafficEncryption"
+    ]
+
+
+def test_entry_point_and_source_bundle(arguments: dict[str, Any]) -> None:
+    hyperparameters = arguments["HyperParameters"]
+    assert json.loads(hyperparameters["sagemaker_program"]) == "train.py"
+    assert json.loads(hyperparameters["sagemaker_submit_directory"]) == SOURCE_BUNDLE_PLACEHOLDER
+
+
+def test_hyperparameters_come_from_serialize_config(arguments: dict[str, Any]) -> None:
+    hyperparameters = arguments["HyperParameters"]
+    expected = ModelHyperparameters(epochs=7, feature_columns=["f0", "f1"]).serialize_config()
+    for name, value in expected.items():
+        assert json.loads(hyperparameters[name]) == value
+    assert json.loads(hyperparameters["feature_columns"]) == '["f0","f1"]'
+
+
+def test_output_and_per_execution_checkpoints(arguments: dict[str, Any]) -> None:
+    assert arguments["OutputDataConfig"]["S3OutputPath"] == "s3://artifacts-bucket/training-output"
+    assert arguments["OutputDataConfig"]["KmsKeyId"] == kms_key_placeholder(REGION)
+    checkpoint = arguments["CheckpointConfig"]
+    assert checkpoint["LocalPath"] == "/opt/ml/checkpoints" == contract.CHECKPOINT_LOCAL_PATH
+    assert checkpoint["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": ["s3://artifacts-bucket/training-output", "checkpoints", {"Get": "Execution.PipelineExecutionId"}],
+        }
+    }
+
+
+def test_profiler_and_metrics(arguments: dict[str, Any]) -> None:
+    assert arguments["ProfilerConfig"]["ProfilingIntervalInMilliseconds"] == 1000
+    metrics = arguments["AlgorithmSpecification"]["MetricDefinitions"]
+    assert metrics[:4] == SEED_METRICS
+    assert {"Name": "Test F1 Score", "Regex": "test/f1_score=([0-9\\.]+)"} in metrics
+    assert {"Name": "Test AUC ROC", "Regex": "test/auroc=([0-9\\.]+)"} in metrics
+
+
+def test_channels(arguments: dict[str, Any]) -> None:
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in arguments["InputDataConfig"]}
+    assert channels == {
+        "train": "s3://data-bucket/training-data/train/train.parquet",
+        "val": "s3://data-bucket/training-data/val/val.parquet",
+        "test": "s3://data-bucket/training-data/test/test.parquet",
+    }
+
+
+def test_retry_policies(rendered: str) -> None:
+    policies = training_step(rendered)["RetryPolicies"]
+    exception_types = {kind for policy in policies for kind in policy["ExceptionType"]}
+    assert exception_types == {
+        "SageMaker.JOB_INTERNAL_ERROR",
+        "SageMaker.CAPACITY_ERROR",
+        "SageMaker.RESOURCE_LIMIT",
+        "Step.THROTTLING",
+        "Step.SERVICE_FAULT",
+    }
+    assert all(p["MaxAttempts"] == 4 and p["IntervalSeconds"] == 30 and p["BackoffRate"] == 1.5 for p in policies)
+
+
+def test_no_wall_clock_and_render_twice_is_identical(rendered: str) -> None:
+    assert render_pipeline_definition(make_request()) == rendered
+    assert "PipelineExperimentConfig" not in json.loads(rendered) or json.loads(rendered)["PipelineExperimentConfig"] is None
+
+
+def test_renders_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    definition = render_pipeline_definition(make_request(instance_type="ml.c5.2xlarge"))
+    assert training_step(definition)["Arguments"]["ResourceConfig"]["InstanceType"] == "ml.c5.2xlarge"
+    assert attempts == []
+
+
+def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
+    args = training_step(render_pipeline_definition(make_request(instance_type="ml.g5.xlarge", instance_count=2)))[
+        "Arguments"
+    ]
+    assert args["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert args["EnableInterContainerTrafficEncryption"] is True
+    assert args["ResourceConfig"]["InstanceCount"] == 2
+    assert "VolumeKmsKeyId" not in args["ResourceConfig"], "g5 has NVMe instance storage and takes no volume key"
+    assert args["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
+
+
+def test_multi_instance_cpu_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"model: the SageMaker SDK rejects instance_type=ml.m5.xlarge instance_count=2"):
+        render_pipeline_definition(make_request(instance_count=2))
+
+
+def test_fixed_checkpoint_uri_spot_and_network() -> None:
+    request = make_request(
+        checkpoint_uri="s3://artifacts-bucket/fixed-checkpoints",
+        use_spot_instances=True,
+        max_run=3600,
+        max_wait=7200,
+        network=NetworkSettings(
+            enable_network_isolation=True, subnet_ids=["subnet-1"], security_group_ids=["sg-1"]
+        ),
+    )
+    args = training_step(render_pipeline_definition(request))["Arguments"]
+    assert args["CheckpointConfig"]["S3Uri"] == "s3://artifacts-bucket/fixed-checkpoints"
+    assert args["EnableManagedSpotTraining"] is True
+    assert args["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert args["EnableNetworkIsolation"] is True
+    assert args["VpcConfig"] == {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
