@@ -25,12 +25,14 @@ def offline_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cdk_synth(outdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the real CDK CLI's `cdk synth` into ``outdir``, offline."""
+def run_cdk_synth(
+    outdir: Path, *args: str, prefix: list[str] | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CDK CLI's `cdk synth` into ``outdir``, offline (``prefix`` wraps the command)."""
     home = outdir.parent / f"{outdir.name}-home"
     home.mkdir(exist_ok=True)
     return subprocess.run(
-        ["cdk", "synth", "--quiet", "--no-notices", "--output", str(outdir), *args],
+        [*(prefix or []), "cdk", "synth", "--quiet", "--no-notices", "--output", str(outdir), *args],
         cwd=PROJECT_ROOT,
         env=offline_env(HOME=str(home), **env),
         capture_output=True,

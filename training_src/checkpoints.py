@@ -99,13 +99,14 @@ class CheckpointManager:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
-        self._prune(best_epoch=int(state["best_epoch"]))
+        self._prune(current=int(state["epoch"]), best_epoch=int(state["best_epoch"]))
         return target
 
-    def _prune(self, best_epoch: int) -> None:
-        existing = self.checkpoints()
+    def _prune(self, current: int, best_epoch: int) -> None:
+        """Keep the newest ``keep_last`` and the best; later-numbered files were unusable when we resumed."""
+        existing = [(epoch, path) for epoch, path in self.checkpoints() if epoch <= current]
         keep = {epoch for epoch, _ in existing[-self.keep_last :]} | {best_epoch}
-        for epoch, path in existing:
+        for epoch, path in self.checkpoints():
             if epoch not in keep:
                 path.unlink(missing_ok=True)
 

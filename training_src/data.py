@@ -120,9 +120,9 @@ def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], 
         values = label_column.to_numpy(zero_copy_only=False).astype(np.float64)
         binary = (values == 0) | (values == 1)
         if not binary.all():
-            example = values[~binary][0]
+            example = float(values[~binary][0])
             raise DataError(
-                f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, found value {example!r}"
+                f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, found value {example:g}"
             )
         y[start:stop] = values
         start = stop

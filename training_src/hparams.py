@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -86,9 +87,28 @@ def build_parser(specs: Sequence[contract.HyperparameterSpec] = contract.HYPERPA
     return parser
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the command line; raises ``HyperparameterError`` with a one-line reason."""
-    args = build_parser().parse_args(argv)
+def join_values(argv: Sequence[str], specs: Sequence[contract.HyperparameterSpec]) -> list[str]:
+    """Turn each ``--name value`` pair into ``--name=value`` so values such as ``-x`` or ``""`` stay values."""
+    options = {f"--{spec.name}" for spec in specs}
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in options and index + 1 < len(argv):
+            joined.append(f"{token}={argv[index + 1]}")
+            index += 2
+        else:
+            joined.append(token)
+            index += 1
+    return joined
+
+
+def parse_args(
+    argv: Sequence[str] | None = None, specs: Sequence[contract.HyperparameterSpec] = contract.HYPERPARAMETERS
+) -> argparse.Namespace:
+    """Parse the command line (default ``sys.argv[1:]``); raises ``HyperparameterError`` with a one-line reason."""
+    tokens = sys.argv[1:] if argv is None else argv
+    args = build_parser(specs).parse_args(join_values(tokens, specs))
     if args.dry_run and not args.max_steps_per_epoch:
         args.max_steps_per_epoch = DRY_RUN_STEPS
     if args.max_steps_per_epoch < 0 or args.pause_after_epoch < 0:

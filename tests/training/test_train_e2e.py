@@ -129,4 +129,5 @@ def test_resume_after_kill_skips_corrupt_checkpoint(tmp_path: Path, dataset_dir:
     history = json.loads((tmp_path / "output" / "data" / "metrics.json").read_text())["history"]
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     assert not list(checkpoints.glob(".checkpoint-*"))
-    assert len(list(checkpoints.glob("checkpoint-epoch-*.pt"))) <= 3  # last two plus the best
+    kept = sorted(int(path.stem.rsplit("-", 1)[1]) for path in checkpoints.glob("checkpoint-epoch-*.pt"))
+    assert kept[-2:] == [3, 4] and len(kept) <= 3, kept  # last two plus the best; the corrupt one is gone

@@ -1,0 +1,130 @@
+"""Snapshots of each stage's synthesized template, plus fine-grained assertions on what matters."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import STAGES, pipeline_definition_parts, submit_directory_asset_hash
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def normalized(template: dict[str, Any]) -> Any:
+    """The template with code-asset hashes masked: the snapshot is about infrastructure, not code."""
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+def token_name(token: dict[str, Any]) -> str:
+    """A readable stand-in for a CDK token: ``Ref:X``, ``GetAtt:X.Arn`` or ``Sub:...``."""
+    if "Ref" in token:
+        return f"Ref:{token['Ref']}"
+    if "Fn::GetAtt" in token:
+        return "GetAtt:" + ".".join(token["Fn::GetAtt"])
+    return f"Sub:{token['Fn::Sub']}"
+
+
+def definition_of(template: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline definition as a dict, each CDK token replaced by ``token_name``."""
+    parts = pipeline_definition_parts(template)
+    text = "".join(part if isinstance(part, str) else token_name(part) for part in parts)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+def training_arguments(template: dict[str, Any]) -> dict[str, Any]:
+    (step,) = definition_of(template)["Steps"]
+    assert step["Name"] == "ModelTraining" and step["Type"] == "Training"
+    arguments: dict[str, Any] = step["Arguments"]
+    return arguments
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_template_snapshot(stage: str, templates: dict[str, dict[str, Any]], snapshot_json: SnapshotAssertion) -> None:
+    assert normalized(templates[stage]) == snapshot_json
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_one_pipeline_with_training_step(stage: str, templates: dict[str, dict[str, Any]]) -> None:
+    template = Template.from_json(templates[stage])
+    template.resource_count_is("AWS::SageMaker::Pipeline", 1)
+    template.has_resource_properties(
+        "AWS::SageMaker::Pipeline",
+        {
+            "PipelineName": f"{stage}-pytorch-training",
+            "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("^PipelineRole"), "Arn"]},
+            "PipelineDefinition": {"PipelineDefinitionBody": {"Fn::Join": ["", Match.any_value()]}},
+        },
+    )
+    arguments = training_arguments(templates[stage])
+    assert json.loads(arguments["HyperParameters"]["sagemaker_program"]) == "train.py"
+    regexes = [m["Regex"] for m in arguments["AlgorithmSpecification"]["MetricDefinitions"]]
+    assert regexes[0] == "train_loss=([0-9\\.]+)"
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in arguments["InputDataConfig"]}
+    data_bucket = next(v for v in channels.values()).split("/")[2]
+    assert data_bucket.startswith("Ref:StorageDataBucket")
+    assert channels == {ch: f"s3://{data_bucket}/training-data/{ch}/{ch}.parquet" for ch in ("train", "val", "test")}
+    checkpoint = arguments["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
+    assert checkpoint[1:] == ["checkpoints", {"Get": "Execution.PipelineExecutionId"}]
+    assert "cdk-placeholder" not in json.dumps(arguments)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_definition_tokens_point_at_stack_resources(stage: str, templates: dict[str, dict[str, Any]]) -> None:
+    tokens = [json.dumps(p) for p in pipeline_definition_parts(templates[stage]) if not isinstance(p, str)]
+    assert any("TrainingRole" in t and "Arn" in t for t in tokens)
+    assert any("StorageKey" in t for t in tokens)
+    assert any("StorageDataBucket" in t for t in tokens)
+    assert any("StorageArtifactsBucket" in t for t in tokens)
+    assert not any("PipelineRole" in t for t in tokens), "the training job must not run as the pipeline role"
+
+
+def test_stage_settings_reach_the_definition(templates: dict[str, dict[str, Any]]) -> None:
+    dev, prod = training_arguments(templates["dev"]), training_arguments(templates["prod"])
+    assert dev["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge" and dev["ResourceConfig"]["InstanceCount"] == 1
+    assert prod["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge" and prod["ResourceConfig"]["InstanceCount"] == 2
+    assert json.loads(dev["HyperParameters"]["epochs"]) == "5"
+    assert json.loads(prod["HyperParameters"]["epochs"]) == "20"
+    assert prod["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert prod["EnableInterContainerTrafficEncryption"] is True
+    assert dev["AlgorithmSpecification"]["TrainingImage"].endswith("dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312")
+    assert prod["AlgorithmSpecification"]["TrainingImage"].endswith("dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312")
+    assert dev["StoppingCondition"]["MaxRuntimeInSeconds"] == 86400
+    assert dev["RoleArn"].startswith("GetAtt:TrainingRole") and dev["RoleArn"].endswith(".Arn")
+    assert dev["OutputDataConfig"]["KmsKeyId"].startswith("GetAtt:StorageKey")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_submit_directory_is_a_tar_gz_asset_in_cdk_out(
+    stage: str, templates: dict[str, dict[str, Any]], synthesized_outdir: Path
+) -> None:
+    asset_hash = submit_directory_asset_hash(templates[stage])
+    bundle = synthesized_outdir / f"asset.{asset_hash}.tar.gz"
+    assert bundle.is_file()
+    manifest = json.loads((synthesized_outdir / f"SageMakerTraining-{stage}.assets.json").read_text())
+    assert manifest["files"][asset_hash]["source"] == {"path": bundle.name, "packaging": "file"}
+    with tarfile.open(bundle, mode="r:gz") as archive:
+        names = archive.getnames()
+    assert "train.py" in names and "contract.py" in names and "requirements.txt" in names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_outputs(stage: str, templates: dict[str, dict[str, Any]]) -> None:
+    outputs = templates[stage]["Outputs"]
+    for name in ("PipelineName", "DataBucketName", "ArtifactsBucketName", "TrainingRoleArn", "PipelineRoleArn"):
+        assert name in outputs
+    assert outputs["PipelineName"]["Value"] == f"{stage}-pytorch-training"

@@ -1,0 +1,156 @@
+"""Unit tests: hyperparameter parsing, data loading details, batch sharding, checkpoints."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import contract
+import hparams
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from checkpoints import CheckpointManager, capture_rng_state, restore_rng_state
+from data import load_channels
+from engine import BatchLoader
+
+SAMPLES: dict[str, list[Any]] = {
+    "int": [0, 1, 7, 2**31 - 1],
+    "float": [0.1, 1e-7, 0.30000000000000004, 2.5e-5, 0.999999, 1 / 3],
+    "bool": [True, False],
+    "str": ["label", "y with space", "ünïcode", "-dash", "--x", "a=b", ""],
+    "list[str]": [[], ["a"], ["f0", "f 1", "ü"]],
+    "list[int]": [[], [1], [512, 256, 3]],
+}
+
+
+def _roundtrip(specs: tuple[contract.HyperparameterSpec, ...], values: dict[str, Any]) -> dict[str, Any]:
+    argv = [token for spec in specs for token in (f"--{spec.name}", contract.serialize_value(spec, values[spec.name]))]
+    namespace = hparams.parse_args(argv, specs)
+    return {spec.name: getattr(namespace, spec.name) for spec in specs}
+
+
+@pytest.mark.parametrize("spec", contract.HYPERPARAMETERS, ids=lambda spec: spec.name)
+def test_every_contract_hyperparameter_round_trips(spec: contract.HyperparameterSpec) -> None:
+    candidates = [spec.default, *SAMPLES[spec.kind]]
+    valid = []
+    for value in candidates:
+        try:
+            hparams.check_range(spec, value)
+        except ValueError:
+            continue
+        valid.append(value)
+    assert spec.default in valid
+    for value in valid:
+        parsed = _roundtrip((spec,), {spec.name: value})[spec.name]
+        assert parsed == value and type(parsed) is type(value)
+
+
+def test_all_kinds_round_trip_including_bool() -> None:
+    specs = tuple(contract.HyperparameterSpec(f"h_{i}", kind, None, "") for i, kind in enumerate(SAMPLES))
+    for index in range(4):
+        values = {spec.name: SAMPLES[spec.kind][index % len(SAMPLES[spec.kind])] for spec in specs}
+        parsed = _roundtrip(specs, values)
+        assert parsed == values
+        assert all(type(parsed[name]) is type(values[name]) for name in values)
+
+
+def test_defaults_and_trainer_flags() -> None:
+    args = hparams.parse_args([])
+    assert hparams.hyperparameters_of(args) == contract.DEFAULT_HYPERPARAMETERS
+    assert not set(hparams.TRAINER_FLAGS) & set(contract.HYPERPARAMETERS_BY_NAME)
+    assert hparams.parse_args(["--dry-run"]).max_steps_per_epoch == hparams.DRY_RUN_STEPS
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--learning_rate", "0"], "learning_rate: 0.0 must be > 0.0"),
+        (["--hidden_sizes", "[64,0]"], "hidden_sizes: 0 must be >= 1"),
+        (["--decision_threshold", "nan"], "decision_threshold"),
+        (["--epochs", "1001"], "epochs: 1001 must be <= 1000"),
+        (["--feature_columns", "[1,2]"], "feature_columns"),
+        (["--dry-run", "--max-steps-per-epoch", "-1"], "max-steps-per-epoch"),
+    ],
+)
+def test_invalid_hyperparameters_name_the_problem(argv: list[str], fragment: str) -> None:
+    with pytest.raises(hparams.HyperparameterError, match="invalid") as error:
+        hparams.parse_args(argv)
+    assert fragment in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_bool_label_and_multiple_nested_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for channel in ("train", "val"):
+        for part in range(2):
+            directory = tmp_path / channel / f"part={part}"
+            directory.mkdir(parents=True)
+            table = pa.table({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5], "name": ["x", "y", "z"], "y": [True, False, True]})
+            pq.write_table(table, directory / "rows.parquet")
+        monkeypatch.setenv(f"SM_CHANNEL_{channel.upper()}", str(tmp_path / channel))
+    monkeypatch.setenv("SM_CHANNEL_TEST", str(tmp_path / "absent"))
+    channels, features = load_channels("y", [])
+    assert features == ["a", "b"] and set(channels) == {"train", "val"}
+    assert channels["train"].features.shape == (6, 2) and channels["train"].features.dtype == np.float32
+    assert channels["train"].labels.tolist() == [1, 0, 1, 1, 0, 1]
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_batch_loader_covers_every_sample(world_size: int) -> None:
+    features = torch.arange(20, dtype=torch.float32).unsqueeze(1)
+    labels = torch.arange(20, dtype=torch.float32)
+    evaluation = [
+        BatchLoader(features, labels, 4, shuffle=False, world_size=world_size, rank=r) for r in range(world_size)
+    ]
+    seen = sorted(int(v) for loader in evaluation for _, batch in loader for v in batch)
+    assert seen == list(range(20))
+    assert all(len(loader) == len(list(loader)) for loader in evaluation)
+    shuffled = [
+        BatchLoader(features, labels, 4, shuffle=True, seed=3, world_size=world_size, rank=r) for r in range(world_size)
+    ]
+    orders = []
+    for epoch in (0, 1):
+        for loader in shuffled:
+            loader.set_epoch(epoch)
+        orders.append([int(v) for loader in shuffled for _, batch in loader for v in batch])
+        assert set(orders[-1]) == set(range(20))
+    assert orders[0] != orders[1]
+
+
+def _state(epoch: int, best_epoch: int) -> dict[str, Any]:
+    return {
+        "epoch": epoch, "model": {"w": torch.ones(2) * epoch}, "optimizer": {}, "rng": capture_rng_state(),
+        "best_auroc": 0.5, "best_epoch": best_epoch, "bad_epochs": 0, "best_model": {}, "standardizer": {},
+    }  # fmt: skip
+
+
+def test_checkpoints_keep_last_two_and_best_and_skip_bad_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager = CheckpointManager(tmp_path)
+    for epoch in range(1, 6):
+        manager.save(_state(epoch, best_epoch=2))
+    assert [epoch for epoch, _ in manager.checkpoints()] == [2, 4, 5]
+    # A truncated newest file and one missing keys are skipped with a warning.
+    data = (tmp_path / "checkpoint-epoch-0005.pt").read_bytes()
+    (tmp_path / "checkpoint-epoch-0005.pt").write_bytes(data[: len(data) // 2])
+    torch.save({"epoch": 7}, tmp_path / "checkpoint-epoch-0007.pt")
+    loaded = manager.load_latest(torch.device("cpu"))
+    assert loaded is not None and loaded[0]["epoch"] == 4
+    err = capsys.readouterr().err
+    assert "skipping unreadable checkpoint" in err and "0005" in err
+    assert "skipping incomplete checkpoint" in err and "0007" in err
+
+
+def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path) -> None:
+    import random
+
+    torch.save({"rng": capture_rng_state()}, tmp_path / "rng.pt")
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"])
+    actual = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(expected[0], actual[0]) and np.array_equal(expected[1], actual[1])
+    assert math.isclose(expected[2], actual[2])
