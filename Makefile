@@ -51,7 +51,7 @@ lint: venv ## ruff check, ruff format --check, mypy (strict on the app, default 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --no-strict-optional-check . 2>/dev/null || (cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml .)
+	cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml .
 
 format: venv ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -75,11 +75,8 @@ start-pipeline: venv ## Start an execution of the $(STAGE) pipeline (needs AWS c
 
 train-local: venv ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
 	$(PY) training_src/synthetic_data.py --out-dir local_data
-	SM_CHANNEL_TRAIN=local_data/train SM_CHANNEL_VAL=local_data/val SM_CHANNEL_TEST=local_data/test \
-	SM_MODEL_DIR=local_output/model SM_OUTPUT_DATA_DIR=local_output/output \
-	CHECKPOINT_DIR=local_output/checkpoints SAGEMAKER_BASE_DIR=local_output \
-	$(PY) training_src/train.py $$($(PY) -m constructs_lib.stage_cli train-args --stage dev)
-	@echo "Model: local_output/model  Plots and metrics: local_output/output"
+	$(PY) -m constructs_lib.stage_cli train-local --stage dev --data-dir local_data --output-dir local_output
+	@echo "Model: local_output/model   Metrics and plots: local_output/output"
 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)
 	$(PY) benchmarks/bench_synth.py

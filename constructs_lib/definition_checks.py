@@ -9,9 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from constructs_lib.errors import ConfigError
 
-class DefinitionCheckError(ValueError):
-    """A training step in the rendered definition breaks a security rule."""
+
+class DefinitionCheckError(ConfigError):
+    """A training step in the rendered definition breaks a security rule.
+
+    A ``ConfigError``: the definition follows from the stage's settings, so ``app.py``
+    reports it as one message (exit 1) instead of a traceback.
+    """
 
 
 def _training_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,6 +45,12 @@ def find_definition_violations(definition_json: str, expected_role_arn: str) -> 
                 problems.append(
                     f"step {name}: spot needs MaxWaitTimeInSeconds ({max_wait}) > MaxRuntimeInSeconds ({max_run})"
                 )
+        instances = arguments.get("ResourceConfig", {}).get("InstanceCount", 1)
+        if isinstance(instances, int) and instances > 1 and not arguments.get("EnableInterContainerTrafficEncryption"):
+            problems.append(
+                f"step {name}: {instances} instances without EnableInterContainerTrafficEncryption would exchange "
+                "training data between instances unencrypted"
+            )
         role = arguments.get("RoleArn")
         if role != expected_role_arn:
             problems.append(f"step {name}: runs under role {role!r}, not the stack's training role")

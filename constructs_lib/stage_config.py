@@ -186,7 +186,7 @@ def load_stages(context: dict[str, Any], selected: str | None = None, source: st
     if not isinstance(stages, dict) or not stages:
         raise ConfigError(f'{source}: context.stages: must be an object like {{"dev": {{"region": "us-east-1"}}}}')
     if selected is not None and selected not in stages:
-        raise ConfigError(f"-c stage={selected}: unknown stage; valid: {', '.join(stages)}")
+        raise ConfigError(f"stage {selected!r}: unknown stage; valid: {', '.join(stages)}")
     names = [selected] if selected is not None else list(stages)
     errors, parsed = [], []
     for name in names:

@@ -106,9 +106,13 @@ def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], 
         stop = start + table.num_rows
         block = x[start:stop]
         for index, name in enumerate(features):
-            block[:, index] = table.column(name).to_numpy()
-        finite = np.asarray(np.isfinite(block).all(axis=0))
-        if not finite.all():
+            offset = 0
+            for chunk in table.column(name).chunks:  # chunk by chunk: no concatenated float64 copy per column
+                values = chunk.to_numpy(zero_copy_only=False)
+                block[offset : offset + len(values), index] = values
+                offset += len(values)
+        if not np.isfinite(block.reshape(-1)).all():
+            finite = np.asarray(np.isfinite(block).all(axis=0))
             bad = [name for index, name in enumerate(features) if not finite[index]]
             raise DataError(f"channel {channel}: file {path}: NaN, null or infinite values in feature column(s) {bad}")
         label_column = table.column(label)

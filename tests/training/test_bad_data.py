@@ -1,4 +1,8 @@
-"""Bad data and bad hyperparameters: exit non-zero with one line naming the problem, on stderr and in the failure file."""
+"""Bad data and bad hyperparameters: exit non-zero with one line naming the problem, on stderr and in
+the failure file.
+
+Most cases call ``train.main`` in-process (fast); one runs the script to check the real exit code.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import train
-from conftest import JobEnv, RunTrainer
+from trainer_harness import job_env, run_trainer
 
 ARGS = ["--epochs", "1", "--dry-run"]
 
@@ -77,7 +81,9 @@ def _feature_sets_differ(data: Path) -> None:
     _rewrite(data / "val" / "val.parquet", lambda table: table.append_column("extra", pa.array([1.0] * table.num_rows)))
 
 
-CASES = [
+Case = tuple[str, Callable[[Path], None] | None, list[str], list[str]]
+
+CASES: list[Case] = [
     ("missing channel", _missing_channel, [], ["channel val", "missing required channel"]),
     ("no parquet files", _no_parquet, [], ["channel val", "no .parquet files"]),
     ("empty file", _empty_file, [], ["channel train", "train.parquet", "empty (0 rows)"]),
@@ -100,26 +106,23 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "breaker", "extra", "expected"), CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
 def test_bad_input_fails_with_one_line(
-    case: str,
-    breaker: Callable[[Path], None] | None,
-    extra: list[str],
-    expected: list[str],
+    case: Case,
     tmp_path: Path,
     dataset_dir: Path,
-    make_job_env: JobEnv,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    name, breaker, extra, expected = case
     data = _copy(dataset_dir, tmp_path)
     if breaker:
         breaker(data)
-    for key, value in make_job_env(tmp_path / "job", data).items():
+    for key, value in job_env(tmp_path / "job", data).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
 
-    assert train.main([*ARGS, *extra]) == 1, case
+    assert train.main([*ARGS, *extra]) == 1, name
     stderr = capsys.readouterr().err
     error_lines = [line for line in stderr.splitlines() if line.startswith("ERROR: ")]
     assert len(error_lines) == 1 and "Traceback" not in stderr, stderr
@@ -131,12 +134,10 @@ def test_bad_input_fails_with_one_line(
 
 
 @pytest.mark.slow
-def test_bad_data_subprocess_exit_code(
-    tmp_path: Path, dataset_dir: Path, make_job_env: JobEnv, trainer: RunTrainer
-) -> None:
+def test_bad_data_subprocess_exit_code(tmp_path: Path, dataset_dir: Path) -> None:
     data = _copy(dataset_dir, tmp_path)
     _label_not_binary(data)
-    result = trainer(ARGS, make_job_env(tmp_path / "job", data))
+    result = run_trainer(ARGS, job_env(tmp_path / "job", data))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("ERROR: channel val"), result.stderr
     assert (tmp_path / "job" / "output" / "failure").read_text().startswith("channel val")

@@ -18,11 +18,11 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import contract
 import pytest
+from trainer_harness import job_env
 
 pytestmark = pytest.mark.slow
 
@@ -52,18 +52,16 @@ def _write_job_config(base: Path, bundle: Path, values: dict[str, object]) -> No
         json.dumps({"current_host": HOST, "hosts": [HOST], "network_interface_name": "lo"})
     )
     channel_config = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
-    (config / "inputdataconfig.json").write_text(json.dumps({channel: channel_config for channel in contract.CHANNELS}))
+    (config / "inputdataconfig.json").write_text(json.dumps(dict.fromkeys(contract.CHANNELS, channel_config)))
 
 
-def test_toolkit_runs_the_bundle(
-    tmp_path: Path, dataset_dir: Path, source_bundle_path: Path, make_job_env: Callable[..., dict[str, str]]
-) -> None:
+def test_toolkit_runs_the_bundle(tmp_path: Path, dataset_dir: Path, source_bundle_path: Path) -> None:
     assert source_bundle_path.is_file() and source_bundle_path.name.endswith(".tar.gz")
     base = tmp_path / "ml"
     _write_job_config(base, source_bundle_path, {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8]})
     for channel in contract.CHANNELS:
         shutil.copytree(dataset_dir / channel, base / "input" / "data" / channel)
-    env = make_job_env(base, dataset_dir)
+    env = job_env(base, dataset_dir)
     for key in [key for key in env if key.startswith("SM_")]:
         del env[key]  # the toolkit derives every SM_* variable from the job config
     env["CHECKPOINT_DIR"] = str(tmp_path / "checkpoints")

@@ -14,7 +14,7 @@ import contract
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TRAIN_SCRIPT, JobEnv, RunTrainer
+from trainer_harness import TRAIN_SCRIPT, job_env, run_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,9 @@ def epoch_numbers(stdout: str) -> list[int]:
     return [int(match.group(1)) for line in stdout.splitlines() if (match := EPOCH_LINE.match(line))]
 
 
-def test_single_process_run_logs_metrics_and_writes_artifacts(
-    tmp_path: Path, dataset_dir: Path, make_job_env: JobEnv, trainer: RunTrainer
-) -> None:
-    result = trainer(
-        ["--epochs", "3", "--log_interval_steps", "2", "--batch_size", "128"], make_job_env(tmp_path, dataset_dir)
+def test_single_process_run_logs_metrics_and_writes_artifacts(tmp_path: Path, dataset_dir: Path) -> None:
+    result = run_trainer(
+        ["--epochs", "3", "--log_interval_steps", "2", "--batch_size", "128"], job_env(tmp_path, dataset_dir)
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -72,12 +70,10 @@ def test_single_process_run_logs_metrics_and_writes_artifacts(
     assert accuracy > 0.6
 
 
-def test_early_stopping_keeps_the_best_model(
-    tmp_path: Path, dataset_dir: Path, make_job_env: JobEnv, trainer: RunTrainer
-) -> None:
+def test_early_stopping_keeps_the_best_model(tmp_path: Path, dataset_dir: Path) -> None:
     # A learning rate far below float32 resolution leaves the weights unchanged, so val AUROC never improves.
     args = ["--epochs", "10", "--patience", "2", "--learning_rate", "1e-30", "--dry-run"]
-    result = trainer(args, make_job_env(tmp_path, dataset_dir, ("train", "val")))
+    result = run_trainer(args, job_env(tmp_path, dataset_dir, ("train", "val")))
     assert result.returncode == 0, result.stderr
     assert epoch_numbers(result.stdout) == [1, 2, 3]
     assert "early stopping after epoch 3" in result.stdout
@@ -86,10 +82,10 @@ def test_early_stopping_keeps_the_best_model(
     assert metrics["best_epoch"] == 1 and metrics["stopped_early"] is True
 
 
-def test_torchrun_two_processes(tmp_path: Path, dataset_dir: Path, make_job_env: JobEnv, trainer: RunTrainer) -> None:
+def test_torchrun_two_processes(tmp_path: Path, dataset_dir: Path) -> None:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = trainer(
-        ["--epochs", "2", "--log_interval_steps", "1000"], make_job_env(tmp_path, dataset_dir), launcher=launcher
+    result = run_trainer(
+        ["--epochs", "2", "--log_interval_steps", "1000"], job_env(tmp_path, dataset_dir), launcher=launcher
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "world size 2" in result.stdout
@@ -99,8 +95,8 @@ def test_torchrun_two_processes(tmp_path: Path, dataset_dir: Path, make_job_env:
     assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["model.pt", "model_meta.json"]
 
 
-def test_resume_after_kill_skips_corrupt_checkpoint(tmp_path: Path, dataset_dir: Path, make_job_env: JobEnv) -> None:
-    env = make_job_env(tmp_path, dataset_dir)
+def test_resume_after_kill_skips_corrupt_checkpoint(tmp_path: Path, dataset_dir: Path) -> None:
+    env = job_env(tmp_path, dataset_dir)
     checkpoints = tmp_path / "checkpoints"
     args = ["--epochs", "4", "--dry-run"]
     first = subprocess.Popen(
