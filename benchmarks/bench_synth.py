@@ -85,7 +85,7 @@ def main() -> None:
             for n in counts
         }
         samples: dict[tuple[str, int], list[float]] = {key: [] for key in commands}
-        for key, command in commands.items():  # warm-up: fills the render cache
+        for command in commands.values():  # warm-up: fills the render cache
             cdk_synth(command, work / "warmup")
         for _ in range(args.runs):
             for key, command in commands.items():

@@ -9,9 +9,30 @@ from typing import Any
 from constructs_lib.errors import ConfigError
 
 CDK_JSON_KEYS = frozenset(
-    {"app", "context", "watch", "build", "output", "requireApproval", "versionReporting", "pathMetadata",
-     "assetMetadata", "toolkitStackName", "toolkitBucket", "profile", "plugin", "rollback", "notices", "language",
-     "debug", "hotswap", "lookups", "progress", "staging", "ci"}
+    {
+        "app",
+        "context",
+        "watch",
+        "build",
+        "output",
+        "requireApproval",
+        "versionReporting",
+        "pathMetadata",
+        "assetMetadata",
+        "toolkitStackName",
+        "toolkitBucket",
+        "profile",
+        "plugin",
+        "rollback",
+        "notices",
+        "language",
+        "debug",
+        "hotswap",
+        "lookups",
+        "progress",
+        "staging",
+        "ci",
+    }
 )
 """Top-level keys the CDK CLI understands in ``cdk.json``."""
 APP_CONTEXT_KEYS = frozenset({"stages", "stage"})

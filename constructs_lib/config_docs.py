@@ -102,10 +102,7 @@ def render_reference() -> str:
         lines += [f"#### `{title}`", "", (model.__doc__ or "").strip().splitlines()[0], ""]
         lines += ["| field | type | default | valid | description |", "| --- | --- | --- | --- | --- |"]
         for name, field in model.model_fields.items():
-            if model is StageConfig and name in NESTED:
-                kind = "object"
-            else:
-                kind = _describe(field.annotation)
+            kind = "object" if model is StageConfig and name in NESTED else _describe(field.annotation)
             description = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{name}` | {kind} | {_default(field)} | {_valid(field)} | {description} |")
         lines.append("")

@@ -27,6 +27,6 @@ class DefinitionRequest(StrictModel):
     role_arn: str = Field(..., pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
     kms_key_arn: str = Field(..., pattern=r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/.+$")
     model: ModelConfig
-    hyperparameters: ModelHyperparameters  # type: ignore[valid-type]  # generated from the contract
+    hyperparameters: ModelHyperparameters
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     retries: RetrySettings = Field(default_factory=RetrySettings)

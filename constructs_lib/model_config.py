@@ -9,7 +9,8 @@ locations that the stack fills in, and is what the step builder consumes.
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, ClassVar
+import functools
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -98,9 +99,7 @@ class ModelSettings(StrictModel):
 class ModelConfig(ModelSettings):
     """Everything the step builder needs: the settings plus the job's S3 locations."""
 
-    source_dir: str = Field(
-        ..., pattern=S3_URI_PATTERN, description="s3:// URI of the sourcedir.tar.gz code bundle."
-    )
+    source_dir: str = Field(..., pattern=S3_URI_PATTERN, description="s3:// URI of the sourcedir.tar.gz code bundle.")
     input_path: str = Field(
         ..., pattern=S3_URI_PATTERN, description="S3 prefix holding train/, val/ and test/ channels."
     )
@@ -149,27 +148,40 @@ _KIND_TYPES: dict[str, Any] = {
 }
 
 
-def _field_for(spec: contract.HyperparameterSpec) -> tuple[Any, Any]:
-    """A pydantic (annotation, FieldInfo) pair for one contract hyperparameter."""
+def _field_for(spec: contract.HyperparameterSpec) -> Any:
+    """A pydantic ``(annotation, FieldInfo)`` pair for one contract hyperparameter."""
     bounds = {
         "ge": spec.minimum,
         "le": spec.maximum,
         "gt": spec.exclusive_minimum,
         "lt": spec.exclusive_maximum,
     }
+    bounds = {key: value for key, value in bounds.items() if value is not None}
+    options: dict[str, Any] = {"description": spec.description}
     if spec.kind == "list[int]":
-        item = Annotated[int, Field(strict=True, **{k: v for k, v in bounds.items() if v is not None})]
-        return (list[item], Field(default_factory=lambda: list(spec.default), min_length=1, description=spec.description))  # type: ignore[valid-type]  # item is built at runtime from the contract
-    annotation = _KIND_TYPES[spec.kind]
-    strict = spec.kind in ("int", "bool")
+        annotation: Any = list[Annotated[int, Field(strict=True, **bounds)]]
+        options["min_length"] = 1
+    else:
+        annotation = _KIND_TYPES[spec.kind]
+        options.update(bounds)
+        if spec.kind in ("int", "bool"):
+            options["strict"] = True
     if isinstance(spec.default, list):
-        return (annotation, Field(default_factory=lambda: list(spec.default), description=spec.description))
-    return (annotation, Field(spec.default, strict=strict, description=spec.description, **bounds))
+        options["default_factory"] = functools.partial(list, spec.default)
+    else:
+        options["default"] = spec.default
+    return (annotation, Field(**options))
 
 
-ModelHyperparameters: type[HyperparametersBase] = create_model(
-    "ModelHyperparameters",
-    __base__=HyperparametersBase,
-    __doc__="Hyperparameters of the trainer, generated from training_src/contract.py.",
-    **{spec.name: _field_for(spec) for spec in contract.HYPERPARAMETERS},
-)
+if TYPE_CHECKING:
+
+    class ModelHyperparameters(HyperparametersBase):
+        """Type checkers see a plain subclass; at runtime the fields come from the contract."""
+
+else:
+    ModelHyperparameters = create_model(
+        "ModelHyperparameters",
+        __base__=HyperparametersBase,
+        __doc__="Hyperparameters of the trainer, generated from training_src/contract.py.",
+        **{spec.name: _field_for(spec) for spec in contract.HYPERPARAMETERS},
+    )

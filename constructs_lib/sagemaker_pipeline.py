@@ -49,6 +49,7 @@ def _offline_aws_environment() -> Iterator[None]:
 
 with _offline_aws_environment():
     import boto3
+    import sagemaker.utils as sdk_utils
     from sagemaker.debugger import ProfilerConfig
     from sagemaker.inputs import TrainingInput
     from sagemaker.pytorch import PyTorch
@@ -64,11 +65,10 @@ with _offline_aws_environment():
         StepRetryPolicy,
     )
     from sagemaker.workflow.steps import TrainingStep
-    import sagemaker.utils as sdk_utils
 
 from constructs_lib.definition_request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402
-from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402
 from constructs_lib.errors import ConfigError  # noqa: E402
+from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402
 from constructs_lib.stage_config import NetworkSettings, RetrySettings  # noqa: E402
 from training_src import contract  # noqa: E402
 
@@ -213,11 +213,11 @@ class PyTorchTrainingStepBuilder:
         return self._create_pytorch_estimator(checkpoint_s3_uri)
 
     def _retry_policies(self) -> list[Any]:
-        settings = dict(
-            max_attempts=self.retries.max_attempts,
-            interval_seconds=self.retries.interval_seconds,
-            backoff_rate=self.retries.backoff_rate,
-        )
+        settings: dict[str, Any] = {
+            "max_attempts": self.retries.max_attempts,
+            "interval_seconds": self.retries.interval_seconds,
+            "backoff_rate": self.retries.backoff_rate,
+        }
         job_errors = [
             SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
             SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,

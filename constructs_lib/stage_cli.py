@@ -37,7 +37,7 @@ def load_stage(name: str, cdk_json: Path = PROJECT_ROOT / "cdk.json") -> StageCo
 def trainer_arguments(stage: StageConfig) -> list[str]:
     """The ``--name value`` arguments SageMaker passes to the entry point for this stage."""
     arguments: list[str] = []
-    for name, value in stage.typed_hyperparameters.serialize_config().items():
+    for name, value in stage.hyperparameters.serialize_config().items():
         arguments += [f"--{name}", value]
     return arguments
 
@@ -60,7 +60,7 @@ def train_locally(stage: StageConfig, data_dir: Path, output_dir: Path) -> int:
 
 
 def _stack_outputs(stage: StageConfig) -> dict[str, str]:
-    import boto3  # lazy: only the AWS-facing commands need it
+    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
 
     client = boto3.client("cloudformation", region_name=stage.region)
     (stack,) = client.describe_stacks(StackName=f"{STACK_PREFIX}{stage.name}")["Stacks"]
@@ -69,7 +69,7 @@ def _stack_outputs(stage: StageConfig) -> dict[str, str]:
 
 def upload_data(stage: StageConfig, from_dir: Path) -> None:
     """Upload ``<from_dir>/<channel>/<channel>.parquet`` to the stage's input prefix."""
-    import boto3
+    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
 
     bucket = _stack_outputs(stage)["DataBucketName"]
     s3: Any = boto3.client("s3", region_name=stage.region)
@@ -84,7 +84,7 @@ def upload_data(stage: StageConfig, from_dir: Path) -> None:
 
 def start_pipeline(stage: StageConfig) -> None:
     """Start one execution of the stage's pipeline and print its ARN."""
-    import boto3
+    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
 
     client: Any = boto3.client("sagemaker", region_name=stage.region)
     response = client.start_pipeline_execution(PipelineName=stage.resolved_pipeline_name)

@@ -14,12 +14,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from constructs_lib.errors import ConfigError
 from constructs_lib.image_catalog import pytorch_training_images
-from constructs_lib.model_config import (
-    HyperparametersBase,
-    ModelHyperparameters,
-    ModelSettings,
-    StrictModel,
-)
+from constructs_lib.model_config import ModelHyperparameters, ModelSettings, StrictModel
 
 SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STAGE_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9]){0,39}$"
@@ -74,9 +69,7 @@ class RetrySettings(StrictModel):
     """Retry policy of the training step for transient SageMaker and step errors."""
 
     max_attempts: int = Field(3, ge=1, le=20, strict=True, description="Attempts per retryable failure.")
-    interval_seconds: int = Field(
-        60, ge=1, le=3600, strict=True, description="Seconds before the first retry."
-    )
+    interval_seconds: int = Field(60, ge=1, le=3600, strict=True, description="Seconds before the first retry.")
     backoff_rate: float = Field(2.0, ge=1.0, le=10.0, description="Multiplier of the interval per retry.")
 
 
@@ -104,7 +97,7 @@ class StageConfig(StrictModel):
         description="Key prefix in the data bucket holding train/, val/ and test/.",
     )
     model: ModelSettings = Field(default_factory=ModelSettings, description="Training job settings.")
-    hyperparameters: ModelHyperparameters = Field(  # type: ignore[valid-type]  # generated from the contract
+    hyperparameters: ModelHyperparameters = Field(
         default_factory=ModelHyperparameters, description="Trainer hyperparameters."
     )
     network: NetworkSettings = Field(default_factory=NetworkSettings, description="Network settings.")
@@ -137,11 +130,6 @@ class StageConfig(StrictModel):
     def resolved_pipeline_name(self) -> str:
         """The pipeline name, defaulted from the stage name."""
         return self.pipeline_name or f"{self.name}-pytorch-training"
-
-    @property
-    def typed_hyperparameters(self) -> HyperparametersBase:
-        """The hyperparameters, typed as the generated model's base."""
-        return self.hyperparameters  # type: ignore[no-any-return]  # generated model
 
 
 def _format_error(source: str, prefix: str, error: ValidationError) -> str:

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from constructs_lib.definition_checks import check_definition
 from constructs_lib.definition_request import DefinitionRequest
+from constructs_lib.errors import ConfigError
 from constructs_lib.model_config import ModelConfig
 from constructs_lib.pipeline_definition import (
     ARTIFACTS_BUCKET_PLACEHOLDER,
@@ -37,7 +38,6 @@ from constructs_lib.pipeline_definition import (
 )
 from constructs_lib.secure_storage import OUTPUT_PREFIX
 from constructs_lib.source_bundle import write_source_bundle
-from constructs_lib.errors import ConfigError
 from constructs_lib.stage_config import StageConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -80,7 +80,9 @@ def test_synth_works_offline_without_credentials(offline_synth: Path) -> None:
 def test_socket_guard_really_blocks(tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text(SOCKET_GUARD)
     log = tmp_path / "log"
-    code = "import socket\ntry:\n    socket.create_connection(('example.com', 443), timeout=1)\nexcept OSError:\n    pass"
+    code = (
+        "import socket\ntry:\n    socket.create_connection(('example.com', 443), timeout=1)\nexcept OSError:\n    pass"
+    )
     env = {"PYTHONPATH": str(tmp_path), "SOCKET_GUARD_LOG": str(log), "PATH": "/usr/bin:/bin"}
     subprocess.run([str(Path(".venv/bin/python").resolve()), "-c", code], env=env, check=True)
     assert "example.com" in log.read_text()

@@ -61,15 +61,9 @@ HYPERPARAMETERS: tuple[HyperparameterSpec, ...] = (
         [],
         "Feature columns to use; empty means every numeric column except the label.",
     ),
-    HyperparameterSpec(
-        "hidden_sizes", "list[int]", [64, 32], "Widths of the MLP's hidden layers.", minimum=1
-    ),
-    HyperparameterSpec(
-        "dropout", "float", 0.1, "Dropout after each hidden layer.", minimum=0.0, exclusive_maximum=1.0
-    ),
-    HyperparameterSpec(
-        "learning_rate", "float", 0.001, "AdamW learning rate.", exclusive_minimum=0.0, maximum=1.0
-    ),
+    HyperparameterSpec("hidden_sizes", "list[int]", [64, 32], "Widths of the MLP's hidden layers.", minimum=1),
+    HyperparameterSpec("dropout", "float", 0.1, "Dropout after each hidden layer.", minimum=0.0, exclusive_maximum=1.0),
+    HyperparameterSpec("learning_rate", "float", 0.001, "AdamW learning rate.", exclusive_minimum=0.0, maximum=1.0),
     HyperparameterSpec("weight_decay", "float", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0),
     HyperparameterSpec("batch_size", "int", 256, "Samples per step on each process.", minimum=1, maximum=65536),
     HyperparameterSpec("epochs", "int", 10, "Maximum number of epochs.", minimum=1, maximum=1000),

@@ -65,7 +65,9 @@ def test_acknowledgements_have_specific_reasons_and_an_audit_trail(built: BuiltA
 
 def test_vpc_stage_scopes_and_acknowledges_network_interfaces(built: BuiltApp) -> None:
     paths = {rule for rule, _path in nag_acknowledgements(built.stacks["vpc"])}
-    interfaces = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]"
+    interfaces = (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]"
+    )
     assert interfaces in paths
     assert interfaces not in {rule for rule, _path in nag_acknowledgements(built.stacks["dev"])}
 

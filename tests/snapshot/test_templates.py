@@ -100,8 +100,12 @@ def test_stage_settings_reach_the_definition(templates: dict[str, dict[str, Any]
     assert json.loads(prod["HyperParameters"]["epochs"]) == "20"
     assert prod["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
     assert prod["EnableInterContainerTrafficEncryption"] is True
-    assert dev["AlgorithmSpecification"]["TrainingImage"].endswith("dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312")
-    assert prod["AlgorithmSpecification"]["TrainingImage"].endswith("dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312")
+    assert dev["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312"
+    )
+    assert prod["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312"
+    )
     assert dev["StoppingCondition"]["MaxRuntimeInSeconds"] == 86400
     assert dev["RoleArn"].startswith("GetAtt:TrainingRole") and dev["RoleArn"].endswith(".Arn")
     assert dev["OutputDataConfig"]["KmsKeyId"].startswith("GetAtt:StorageKey")

@@ -20,11 +20,3 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out_dir = tmp_path_factory.mktemp("data")
     synthetic_data.write_dataset(out_dir, rows=3000, features=5, seed=0)
     return out_dir
-
-
-@pytest.fixture(scope="session")
-def source_bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sourcedir tar.gz of ``training_src`` as the CDK app packages it (any Path to a .tar.gz will do)."""
-    from constructs_lib.source_bundle import write_source_bundle
-
-    return write_source_bundle(TRAINING_SRC, "train.py", tmp_path_factory.mktemp("bundle"))

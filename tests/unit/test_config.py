@@ -102,9 +102,9 @@ def test_load_stages_selects_one_and_reports_unknown() -> None:
     context = {"stages": {"dev": {"region": "us-east-1"}, "prod": {"region": "eu-west-1"}}}
     assert [s.name for s in load_stages(context)] == ["dev", "prod"]
     assert [s.name for s in load_stages(context, selected="prod")] == ["prod"]
-    with pytest.raises(ConfigError, match="unknown stage; valid: dev, prod"):
+    with pytest.raises(ConfigError, match=r"unknown stage; valid: dev, prod"):
         load_stages(context, selected="qa")
-    with pytest.raises(ConfigError, match="context.stages: must be an object"):
+    with pytest.raises(ConfigError, match=r"context\.stages: must be an object"):
         load_stages({})
 
 
@@ -123,7 +123,7 @@ def test_cdk_json_unknown_keys_are_typos(tmp_path: Path) -> None:
     assert "cdk.json: contxt: unknown top-level key" in str(caught.value)
     assert "cdk.json: context.stagez: unknown key" in str(caught.value)
     path.write_text("{not json")
-    with pytest.raises(ConfigError, match="cdk.json: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"cdk\.json: not valid JSON"):
         read_cdk_json_context(path)
 
 

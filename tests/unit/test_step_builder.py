@@ -74,9 +74,10 @@ def test_estimator_settings(arguments: dict[str, Any]) -> None:
     assert arguments["StoppingCondition"] == {"MaxRuntimeInSeconds": 4 * 24 * 3600}
     image = arguments["AlgorithmSpecification"]["TrainingImage"]
     assert image == "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312"
-    assert "EnableInterContainerTrafficEncryption" not in arguments or not arguments[
-        "EnableInterContainerTrafficEncryption"
-    ]
+    assert (
+        "EnableInterContainerTrafficEncryption" not in arguments
+        or not arguments["EnableInterContainerTrafficEncryption"]
+    )
 
 
 def test_entry_point_and_source_bundle(arguments: dict[str, Any]) -> None:
@@ -101,7 +102,11 @@ def test_output_and_per_execution_checkpoints(arguments: dict[str, Any]) -> None
     assert checkpoint["S3Uri"] == {
         "Std:Join": {
             "On": "/",
-            "Values": ["s3://artifacts-bucket/training-output", "checkpoints", {"Get": "Execution.PipelineExecutionId"}],
+            "Values": [
+                "s3://artifacts-bucket/training-output",
+                "checkpoints",
+                {"Get": "Execution.PipelineExecutionId"},
+            ],
         }
     }
 
@@ -138,7 +143,10 @@ def test_retry_policies(rendered: str) -> None:
 
 def test_no_wall_clock_and_render_twice_is_identical(rendered: str) -> None:
     assert render_pipeline_definition(make_request()) == rendered
-    assert "PipelineExperimentConfig" not in json.loads(rendered) or json.loads(rendered)["PipelineExperimentConfig"] is None
+    assert (
+        "PipelineExperimentConfig" not in json.loads(rendered)
+        or json.loads(rendered)["PipelineExperimentConfig"] is None
+    )
 
 
 def test_renders_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +177,9 @@ def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
 
 
 def test_multi_instance_cpu_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"model: the SageMaker SDK rejects instance_type=ml.m5.xlarge instance_count=2"):
+    with pytest.raises(
+        ConfigError, match=r"model: the SageMaker SDK rejects instance_type=ml.m5.xlarge instance_count=2"
+    ):
         render_pipeline_definition(make_request(instance_count=2))
 
 
@@ -179,9 +189,7 @@ def test_fixed_checkpoint_uri_spot_and_network() -> None:
         use_spot_instances=True,
         max_run=3600,
         max_wait=7200,
-        network=NetworkSettings(
-            enable_network_isolation=True, subnet_ids=["subnet-1"], security_group_ids=["sg-1"]
-        ),
+        network=NetworkSettings(enable_network_isolation=True, subnet_ids=["subnet-1"], security_group_ids=["sg-1"]),
     )
     args = training_step(render_pipeline_definition(request))["Arguments"]
     assert args["CheckpointConfig"]["S3Uri"] == "s3://artifacts-bucket/fixed-checkpoints"
