@@ -42,9 +42,9 @@ def create_app(
 
 
 def main() -> None:
-    """Synthesize the app; print config errors without a traceback and exit 1."""
+    """Synthesize the app from ``./cdk.json``; print config errors without a traceback and exit 1."""
     try:
-        app = create_app()
+        app = create_app(Path.cwd() / "cdk.json")  # the CDK CLI runs the app next to its cdk.json
     except ConfigError as error:
         print(f"Invalid configuration:\n{error}", file=sys.stderr)
         sys.exit(1)
