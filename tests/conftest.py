@@ -68,6 +68,30 @@ def pipeline_definition_parts(template: dict[str, Any]) -> list[Any]:
     return list(body["Fn::Join"][1])
 
 
+def token_name(token: dict[str, Any]) -> str:
+    """A readable stand-in for a CDK token: ``Ref:X``, ``GetAtt:X.Arn`` or ``Sub:...``."""
+    if "Ref" in token:
+        return f"Ref:{token['Ref']}"
+    if "Fn::GetAtt" in token:
+        return "GetAtt:" + ".".join(token["Fn::GetAtt"])
+    return f"Sub:{token['Fn::Sub']}"
+
+
+def definition_of(template: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline definition as a dict, each CDK token replaced by ``token_name``."""
+    parts = pipeline_definition_parts(template)
+    text = "".join(part if isinstance(part, str) else token_name(part) for part in parts)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+def training_arguments(template: dict[str, Any]) -> dict[str, Any]:
+    (step,) = definition_of(template)["Steps"]
+    assert step["Name"] == "ModelTraining" and step["Type"] == "Training"
+    arguments: dict[str, Any] = step["Arguments"]
+    return arguments
+
+
 def submit_directory_asset_hash(template: dict[str, Any]) -> str:
     """The asset hash in the ``sagemaker_submit_directory`` URL of the template."""
     for part in pipeline_definition_parts(template):

@@ -13,7 +13,12 @@ from aws_cdk.assertions import Match, Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import STAGES, pipeline_definition_parts, submit_directory_asset_hash
+from tests.conftest import (
+    STAGES,
+    pipeline_definition_parts,
+    submit_directory_asset_hash,
+    training_arguments,
+)
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -21,30 +26,6 @@ ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 def normalized(template: dict[str, Any]) -> Any:
     """The template with code-asset hashes masked: the snapshot is about infrastructure, not code."""
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
-
-
-def token_name(token: dict[str, Any]) -> str:
-    """A readable stand-in for a CDK token: ``Ref:X``, ``GetAtt:X.Arn`` or ``Sub:...``."""
-    if "Ref" in token:
-        return f"Ref:{token['Ref']}"
-    if "Fn::GetAtt" in token:
-        return "GetAtt:" + ".".join(token["Fn::GetAtt"])
-    return f"Sub:{token['Fn::Sub']}"
-
-
-def definition_of(template: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline definition as a dict, each CDK token replaced by ``token_name``."""
-    parts = pipeline_definition_parts(template)
-    text = "".join(part if isinstance(part, str) else token_name(part) for part in parts)
-    definition: dict[str, Any] = json.loads(text)
-    return definition
-
-
-def training_arguments(template: dict[str, Any]) -> dict[str, Any]:
-    (step,) = definition_of(template)["Steps"]
-    assert step["Name"] == "ModelTraining" and step["Type"] == "Training"
-    arguments: dict[str, Any] = step["Arguments"]
-    return arguments
 
 
 @pytest.fixture

@@ -19,10 +19,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import contract
 import pytest
 from trainer_harness import job_env
+
+from tests.conftest import training_arguments
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +40,14 @@ def _resolves(host: str) -> bool:
     return True
 
 
-def _write_job_config(base: Path, bundle: Path, values: dict[str, object]) -> None:
+def _write_job_config(base: Path, bundle: Path, rendered: dict[str, str], values: dict[str, object]) -> None:
+    """The job config as SageMaker writes it, from the hyperparameters of the rendered definition."""
     config = base / "input" / "config"
     config.mkdir(parents=True)
-    hyperparameters = {
-        spec.name: json.dumps(contract.serialize_value(spec, values.get(spec.name, spec.default)))
-        for spec in contract.HYPERPARAMETERS
-    }  # exactly what the SageMaker SDK writes: every value JSON-encoded as a string
-    hyperparameters["sagemaker_program"] = json.dumps(contract.ENTRY_POINT)
+    hyperparameters = dict(rendered)  # every value is already JSON-encoded, exactly as SageMaker passes it
+    for name, value in values.items():  # shorter training for the test
+        hyperparameters[name] = json.dumps(contract.serialize_value(contract.HYPERPARAMETERS_BY_NAME[name], value))
     hyperparameters["sagemaker_submit_directory"] = json.dumps(str(bundle))
-    hyperparameters["sagemaker_container_log_level"] = json.dumps(20)
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     (config / "resourceconfig.json").write_text(
         json.dumps({"current_host": HOST, "hosts": [HOST], "network_interface_name": "lo"})
@@ -55,10 +56,18 @@ def _write_job_config(base: Path, bundle: Path, values: dict[str, object]) -> No
     (config / "inputdataconfig.json").write_text(json.dumps(dict.fromkeys(contract.CHANNELS, channel_config)))
 
 
-def test_toolkit_runs_the_bundle(tmp_path: Path, dataset_dir: Path, source_bundle_path: Path) -> None:
+def test_toolkit_runs_the_bundle(
+    tmp_path: Path, dataset_dir: Path, source_bundle_path: Path, templates: dict[str, dict[str, Any]]
+) -> None:
+    """The dev stage's bundle from cdk.out, with the dev stage's rendered hyperparameters and regexes."""
     assert source_bundle_path.is_file() and source_bundle_path.name.endswith(".tar.gz")
+    arguments = training_arguments(templates["dev"])
+    rendered = arguments["HyperParameters"]
+    assert json.loads(rendered["sagemaker_program"]) == contract.ENTRY_POINT
     base = tmp_path / "ml"
-    _write_job_config(base, source_bundle_path, {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8]})
+    _write_job_config(
+        base, source_bundle_path, rendered, {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8]}
+    )
     for channel in contract.CHANNELS:
         shutil.copytree(dataset_dir / channel, base / "input" / "data" / channel)
     env = job_env(base, dataset_dir)
@@ -84,6 +93,8 @@ def test_toolkit_runs_the_bundle(tmp_path: Path, dataset_dir: Path, source_bundl
     assert (base / "model" / "model.pt").is_file()
     assert (base / "model" / "model_meta.json").is_file()
     assert (base / "output" / "data" / "metrics.json").is_file()
-    for definition in contract.metric_definitions():
+    metric_definitions = arguments["AlgorithmSpecification"]["MetricDefinitions"]
+    assert len(metric_definitions) == len(contract.METRICS)
+    for definition in metric_definitions:
         assert re.search(definition["Regex"], logs), f"{definition['Name']} not in the logs"
     assert "--hidden_sizes [16,8]" in logs or "[16,8]" in logs

@@ -31,9 +31,10 @@ def test_two_clones_with_different_mtimes_give_identical_bytes(tmp_path: Path) -
     (second / "stray.pyc").write_bytes(b"cache")
     os.chmod(second / "train.py", 0o755)
     assert build_source_bundle_bytes(first, "train.py") == build_source_bundle_bytes(second, "train.py")
-    assert write_source_bundle(first, "train.py", tmp_path / "out1").name == write_source_bundle(
-        second, "train.py", tmp_path / "out2"
-    ).name
+    assert (
+        write_source_bundle(first, "train.py", tmp_path / "out1").name
+        == write_source_bundle(second, "train.py", tmp_path / "out2").name
+    )
 
 
 def test_bundle_layout_and_fixed_metadata(tmp_path: Path) -> None:
