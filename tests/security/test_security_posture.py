@@ -199,7 +199,7 @@ def test_destroy_stage_deletes_key_and_buckets(built: BuiltApp) -> None:
     assert resources_of(template, "AWS::KMS::Key")[KEY]["Properties"]["PendingWindowInDays"] == 7
     assert len(resources_of(template, "Custom::S3AutoDeleteObjects")) == 3
     assert {
-        r["Properties"]["ExpirationInDays"]
+        r["ExpirationInDays"]
         for r in template["Resources"][ARTIFACTS_BUCKET]["Properties"]["LifecycleConfiguration"]["Rules"]
         if r["Id"] == "ExpireCheckpoints"
     } == {3}
