@@ -10,15 +10,19 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help venv node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
+.PHONY: help venv dev node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
 	train-local bench-synth bench-train clean
 
 help: ## List every target with a one-line description
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-20s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.runtime-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -32,11 +36,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-venv: $(VENV)/.installed ## Create .venv with the runtime and test dependencies
+venv: $(VENV)/.runtime-installed ## Create .venv with what synth needs (CDK, SageMaker SDK, pydantic)
+
+dev: $(VENV)/.dev-installed ## Add the test, lint and training dependencies (torch CPU, toolkit) to .venv
 
 node: node_modules/.installed ## Install the pinned CDK CLI and Node 22 into node_modules
 
-tools: venv node $(CHECKOV_VENV)/.installed ## Everything `make test` needs (venvs, CDK CLI, checkov)
+tools: dev node $(CHECKOV_VENV)/.installed ## Everything `make test` needs (venvs, CDK CLI, checkov)
 
 synth: venv node ## Synthesize every stage into cdk.out (offline; `STAGE=dev make synth-one` for one)
 	cdk synth --quiet
@@ -47,16 +53,16 @@ synth-one: venv node ## Synthesize only $(STAGE)
 test: tools lint ## Lint, type-check, then run the whole test suite
 	$(PY) -m pytest
 
-lint: venv ## ruff check, ruff format --check, then the type checks
+lint: dev ## ruff check, ruff format --check, then the type checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory lint-types
 
-lint-types: venv ## mypy --strict on app.py, stacks/, constructs_lib/ and on training_src/ (its modules are top-level)
+lint-types: dev ## mypy --strict on app.py, stacks/, constructs_lib/ and on training_src/ (its modules are top-level)
 	$(VENV)/bin/mypy
 	cd training_src && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache/training_src .
 
-format: venv ## Apply ruff fixes and formatting
+format: dev ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -69,14 +75,14 @@ bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (needs AWS 
 deploy: venv node ## Deploy the stack of $(STAGE) (needs AWS credentials), e.g. make deploy STAGE=dev
 	cdk deploy -c stage=$(STAGE) --require-approval broadening
 
-upload-sample-data: venv ## Upload a synthetic dataset to the data bucket of $(STAGE) (needs AWS credentials)
+upload-sample-data: dev ## Upload a synthetic dataset to the data bucket of $(STAGE) (needs AWS credentials)
 	$(PY) training_src/synthetic_data.py --out-dir local_data
 	$(PY) -m constructs_lib.stage_cli upload-data --stage $(STAGE) --from-dir local_data
 
 start-pipeline: venv ## Start an execution of the $(STAGE) pipeline (needs AWS credentials)
 	$(PY) -m constructs_lib.stage_cli start --stage $(STAGE)
 
-train-local: venv ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
+train-local: dev ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
 	$(PY) training_src/synthetic_data.py --out-dir local_data
 	$(PY) -m constructs_lib.stage_cli train-local --stage dev --data-dir local_data --output-dir local_output
 	@echo "Model: local_output/model   Metrics and plots: local_output/output"
@@ -84,7 +90,7 @@ train-local: venv ## Train on a small synthetic dataset on this machine with the
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)
 	$(PY) benchmarks/bench_synth.py
 
-bench-train: venv ## Benchmark: trainer throughput and parquet loading vs bare baselines (prints ratios)
+bench-train: dev ## Benchmark: trainer throughput and parquet loading vs bare baselines (prints ratios)
 	$(PY) benchmarks/bench_train.py
 
 clean: ## Remove build outputs (cdk.out, .build, .cache, local training output)
