@@ -26,7 +26,7 @@ class DataError(TrainingError):
 
 @dataclass
 class ChannelData:
-    """One channel's rows: features ``(n, d)`` float32 and labels ``(n,)`` float32 in {0, 1}."""
+    """One channel's rows: features ``(n, d)`` float32 (column-major) and labels ``(n,)`` float32 in {0, 1}."""
 
     name: str
     features: np.ndarray
@@ -95,7 +95,9 @@ def _check_requested(channel: str, files: dict[Path, pq.ParquetFile], requested:
 
 def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], label: str) -> ChannelData:
     total = sum(parquet.metadata.num_rows for parquet in files.values())
-    x = np.empty((total, len(features)), dtype=np.float32)
+    # Column-major: each parquet column lands in one contiguous run (row-major writes would be
+    # strided). The standardizer's output, which training uses, is row-major again.
+    x = np.empty((total, len(features)), dtype=np.float32, order="F")
     y = np.empty(total, dtype=np.float32)
     start = 0
     for path, parquet in files.items():
@@ -111,7 +113,9 @@ def _read(channel: str, files: dict[Path, pq.ParquetFile], features: list[str], 
                 values = chunk.to_numpy(zero_copy_only=False)
                 block[offset : offset + len(values), index] = values
                 offset += len(values)
-        if not np.isfinite(block.reshape(-1)).all():
+        # One float64 reduction instead of a boolean mask: NaN or inf anywhere makes the sum non-finite,
+        # and finite float32 values cannot overflow a float64 sum.
+        if not np.isfinite(block.sum(dtype=np.float64)):
             finite = np.asarray(np.isfinite(block).all(axis=0))
             bad = [name for index, name in enumerate(features) if not finite[index]]
             raise DataError(f"channel {channel}: file {path}: NaN, null or infinite values in feature column(s) {bad}")

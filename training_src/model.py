@@ -45,8 +45,8 @@ class Standardizer:
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        """Standardized float32 copy of ``features``."""
-        out: np.ndarray = np.subtract(features, self.mean, dtype=np.float32)
+        """Standardized float32 copy of ``features``, row-major whatever the input's memory order."""
+        out: np.ndarray = np.subtract(features, self.mean, dtype=np.float32, order="C")
         out /= self.std
         return out
 

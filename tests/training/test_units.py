@@ -154,3 +154,20 @@ def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path)
     actual = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(expected[0], actual[0]) and np.array_equal(expected[1], actual[1])
     assert math.isclose(expected[2], actual[2])
+
+
+def test_loaded_features_are_column_major_and_training_input_row_major(
+    dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data import load_channels
+    from model import Standardizer
+
+    for channel in ("train", "val", "test"):
+        monkeypatch.setenv(f"SM_CHANNEL_{channel.upper()}", str(dataset_dir / channel))
+    channels, features = load_channels("label", [])
+    train = channels["train"].features
+    assert train.flags.f_contiguous and train.dtype == np.float32 and train.shape[1] == len(features)
+    standardizer = Standardizer.fit(train)
+    out = standardizer.transform(train)
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, (train - standardizer.mean) / standardizer.std, rtol=1e-5, atol=1e-6)
