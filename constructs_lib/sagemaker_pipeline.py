@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-for _name in ("sagemaker", "sagemaker.config", "sagemaker.workflow.utilities"):
-    # The SDK logs INFO and WARNING lines that are expected offline (e.g. it drops TrainingJobName).
+for _name in ("sagemaker", "sagemaker.config", "sagemaker.workflow.utilities", "botocore.credentials"):
+    # The SDK logs INFO and WARNING lines that are expected offline (e.g. it drops TrainingJobName),
+    # and botocore would announce the dummy credentials below as "found", which would mislead.
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 OFFLINE_AWS_ENVIRONMENT = {
