@@ -68,11 +68,11 @@ with _offline_aws_environment():
     )
     from sagemaker.workflow.steps import TrainingStep
 
-from constructs_lib.definition_request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402
-from constructs_lib.errors import ConfigError  # noqa: E402
-from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402
-from constructs_lib.stage_config import NetworkSettings, RetrySettings  # noqa: E402
-from training_src import contract  # noqa: E402
+from constructs_lib.definition_request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.errors import ConfigError  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.stage_config import NetworkSettings, RetrySettings  # noqa: E402  # after the SDK is imported inside the offline environment above
+from training_src import contract  # noqa: E402  # after the SDK is imported inside the offline environment above
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.WARNING)  # the SDK configures the root logger at INFO; keep synth output quiet

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import contract
 import numpy as np
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
+import pyarrow.parquet as pq  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
 from failure import TrainingError
 
 DEFAULT_INPUT_DIR = "/opt/ml/input/data"

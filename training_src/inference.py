@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
 import torch
 from model import MLP, Standardizer
 

@@ -7,6 +7,8 @@ findings (errors and warnings) left after ``Validations.of(...).acknowledge(...)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
@@ -97,7 +99,7 @@ def test_a_broken_construct_is_reported() -> None:
     } <= rules
 
 
-def test_a_new_wildcard_on_an_acknowledged_policy_is_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_wildcard_on_an_acknowledged_policy_is_reported(tmp_path: Path) -> None:
     """Acknowledgements name exact findings: a new wildcard on the training role's policy is still reported."""
     app = app_module.create_app(context={"stage": "dev"}, outdir=str(tmp_path))
     stack = app.node.find_child("SageMakerTraining-dev")

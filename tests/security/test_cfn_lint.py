@@ -29,7 +29,7 @@ def cfn_lint(*templates: Path) -> list[dict[str, object]]:
 
 
 def _describe(matches: list[dict[str, object]]) -> str:
-    return "\n".join(f"  {m['Rule']['Id']} {m['Filename']}: {m['Message']}" for m in matches)  # type: ignore[index]
+    return "\n".join(f"  {m['Rule']['Id']} {m['Filename']}: {m['Message']}" for m in matches)  # type: ignore[index]  # cfn-lint match records are untyped here
 
 
 def test_cli_synthesized_templates_are_clean(synthesized_outdir: Path) -> None:
@@ -47,4 +47,4 @@ def test_cfn_lint_reports_a_broken_template(tmp_path: Path) -> None:
     """The check can fail: a template with a bad property is reported."""
     broken = tmp_path / "broken.template.json"
     broken.write_text(json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"Nope": 1}}}}))
-    assert any(m["Rule"]["Id"].startswith("E") for m in cfn_lint(broken))  # type: ignore[index]
+    assert any(m["Rule"]["Id"].startswith("E") for m in cfn_lint(broken))  # type: ignore[index]  # cfn-lint match records are untyped here
