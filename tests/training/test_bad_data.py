@@ -59,22 +59,23 @@ def _label_not_binary(data: Path) -> None:
     _rewrite(data / "val" / "val.parquet", lambda t: _set_column(t, "label", np.arange(t.num_rows) % 3))
 
 
-def _nan_feature(data: Path) -> None:
-    def change(table: pa.Table) -> pa.Table:
-        values = table.column("f2").to_numpy().copy()
-        values[7] = np.nan
-        return _set_column(table, "f2", values)
+def _poison(path: Path, column: str, row: int, value: float) -> None:
+    """Set one feature value (NaN or inf) in a parquet file."""
 
-    _rewrite(data / "train" / "train.parquet", change)
+    def change(table: pa.Table) -> pa.Table:
+        values = table.column(column).to_numpy().copy()
+        values[row] = value
+        return _set_column(table, column, values)
+
+    _rewrite(path, change)
+
+
+def _nan_feature(data: Path) -> None:
+    _poison(data / "train" / "train.parquet", "f2", 7, np.nan)
 
 
 def _inf_feature(data: Path) -> None:
-    def change(table: pa.Table) -> pa.Table:
-        values = table.column("f4").to_numpy().copy()
-        values[0] = np.inf
-        return _set_column(table, "f4", values)
-
-    _rewrite(data / "test" / "test.parquet", change)
+    _poison(data / "test" / "test.parquet", "f4", 0, np.inf)
 
 
 def _feature_sets_differ(data: Path) -> None:
