@@ -67,7 +67,7 @@ format: dev ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 docs: venv ## Regenerate the README's config reference from the pydantic models
-	$(PY) -m constructs_lib.config_docs --write README.md
+	$(PY) -m constructs_lib.config.reference_docs --write README.md
 
 bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (needs AWS credentials)
 	cdk bootstrap -c stage=$(STAGE)
@@ -77,14 +77,14 @@ deploy: venv node ## Deploy the stack of $(STAGE) (needs AWS credentials), e.g. 
 
 upload-sample-data: dev ## Upload a synthetic dataset to the data bucket of $(STAGE) (needs AWS credentials)
 	$(PY) training_src/synthetic_data.py --out-dir local_data
-	$(PY) -m constructs_lib.stage_cli upload-data --stage $(STAGE) --from-dir local_data
+	$(PY) -m ops.cli upload-data --stage $(STAGE) --from-dir local_data
 
 start-pipeline: venv ## Start an execution of the $(STAGE) pipeline (needs AWS credentials)
-	$(PY) -m constructs_lib.stage_cli start --stage $(STAGE)
+	$(PY) -m ops.cli start --stage $(STAGE)
 
 train-local: dev ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
 	$(PY) training_src/synthetic_data.py --out-dir local_data
-	$(PY) -m constructs_lib.stage_cli train-local --stage dev --data-dir local_data --output-dir local_output
+	$(PY) -m ops.cli train-local --stage dev --data-dir local_data --output-dir local_output
 	@echo "Model: local_output/model   Metrics and plots: local_output/output"
 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)

@@ -9,9 +9,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from constructs_lib.app_config import read_cdk_json_context
-from constructs_lib.errors import ConfigError
-from constructs_lib.stage_config import load_stages
+from constructs_lib.config.cdk_json import read_cdk_json_context
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.stage_config import load_stages
 from stacks.training_pipeline_stack import TrainingPipelineStack, stack_name_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent

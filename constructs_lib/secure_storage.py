@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.compliance import acknowledge_checkov
-from constructs_lib.stage_config import StorageSettings
+from constructs_lib.config.stage_config import StorageSettings
 
 OUTPUT_PREFIX = "training-output"
 """Artifacts-bucket prefix for model artifacts, profiler output and checkpoints."""

@@ -23,11 +23,11 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from constructs_lib.definition_checks import check_definition
-from constructs_lib.definition_request import DefinitionRequest
-from constructs_lib.errors import ConfigError
-from constructs_lib.model_config import ModelConfig
-from constructs_lib.pipeline_definition import (
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.model_config import ModelConfig
+from constructs_lib.config.stage_config import StageConfig
+from constructs_lib.definition.checks import check_definition
+from constructs_lib.definition.render_cache import (
     ARTIFACTS_BUCKET_PLACEHOLDER,
     DATA_BUCKET_PLACEHOLDER,
     ROLE_PLACEHOLDER,
@@ -36,9 +36,9 @@ from constructs_lib.pipeline_definition import (
     render_definition_cached,
     substitute_placeholders,
 )
+from constructs_lib.definition.request import DefinitionRequest
+from constructs_lib.definition.source_bundle import write_source_bundle
 from constructs_lib.secure_storage import OUTPUT_PREFIX
-from constructs_lib.source_bundle import write_source_bundle
-from constructs_lib.stage_config import StageConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_reference
-from constructs_lib.image_catalog import pytorch_training_images
+from constructs_lib.config.image_catalog import pytorch_training_images
+from constructs_lib.config.stage_config import StageConfig
 from constructs_lib.secure_storage import OUTPUT_PREFIX, SecureTrainingStorage
-from constructs_lib.stage_config import StageConfig
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"

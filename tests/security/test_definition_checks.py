@@ -1,4 +1,4 @@
-"""``definition_checks``: each rule detected on a definition JSON, and synth refusing a bad definition."""
+"""``definition.checks``: each rule detected on a definition JSON, and synth refusing a bad definition."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 import app as app_module
 import constructs_lib.training_pipeline as training_pipeline_module
-from constructs_lib.definition_checks import DefinitionCheckError, check_definition, find_definition_violations
-from constructs_lib.errors import ConfigError
-from constructs_lib.pipeline_definition import ROLE_PLACEHOLDER
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.definition.checks import DefinitionCheckError, check_definition, find_definition_violations
+from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER
 from tests.security.conftest import BuiltApp
 
 OTHER_ROLE = "arn:aws:iam::000000000000:role/someone-elses-role"

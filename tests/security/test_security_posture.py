@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.app_config import read_cdk_json_context
-from constructs_lib.image_catalog import pytorch_training_images
+from constructs_lib.config.cdk_json import read_cdk_json_context
+from constructs_lib.config.image_catalog import pytorch_training_images
+from constructs_lib.config.stage_config import StageConfig, load_stages
 from constructs_lib.secure_storage import CHECKPOINT_PREFIX
-from constructs_lib.stage_config import StageConfig, load_stages
 from tests.conftest import PROJECT_ROOT, STAGES, pipeline_definition_parts
 from tests.security.conftest import BuiltApp
 

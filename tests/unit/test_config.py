@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.app_config import read_cdk_json_context
-from constructs_lib.errors import ConfigError
-from constructs_lib.model_config import DEFAULT_MAX_RUN_SECONDS, ModelConfig, ModelHyperparameters, ModelSettings
-from constructs_lib.stage_config import load_stages, parse_stage
+from constructs_lib.config.cdk_json import read_cdk_json_context
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.model_config import DEFAULT_MAX_RUN_SECONDS, ModelConfig, ModelHyperparameters, ModelSettings
+from constructs_lib.config.stage_config import load_stages, parse_stage
 from training_src import contract
 
 S3 = "s3://bucket-name/prefix"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.config_docs import END, START, main, render_reference
-from constructs_lib.model_config import ModelHyperparameters
+from constructs_lib.config.model_config import ModelHyperparameters
+from constructs_lib.config.reference_docs import END, START, main, render_reference
 from training_src import contract
 
 ROOT = Path(__file__).resolve().parents[2]

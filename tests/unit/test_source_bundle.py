@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.errors import ConfigError
-from constructs_lib.source_bundle import EXCLUDED_DIR_NAMES, build_source_bundle_bytes, write_source_bundle
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.definition.source_bundle import EXCLUDED_DIR_NAMES, build_source_bundle_bytes, write_source_bundle
 
 TRAINING_SRC = Path(__file__).resolve().parents[2] / "training_src"
 

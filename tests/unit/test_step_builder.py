@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.definition_request import DefinitionRequest
-from constructs_lib.errors import ConfigError
-from constructs_lib.model_config import ModelConfig, ModelHyperparameters
-from constructs_lib.pipeline_definition import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
-from constructs_lib.sagemaker_pipeline import render_pipeline_definition
-from constructs_lib.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.model_config import ModelConfig, ModelHyperparameters
+from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
+from constructs_lib.definition.request import DefinitionRequest
+from constructs_lib.definition.sdk_builder import render_pipeline_definition
 from training_src import contract
 
 SEED_METRICS = [

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.errors import ConfigError
+from constructs_lib.config.errors import ConfigError
 
 CDK_JSON_KEYS = frozenset(
     {

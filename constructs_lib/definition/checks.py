@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from constructs_lib.errors import ConfigError
+from constructs_lib.config.errors import ConfigError
 
 
 class DefinitionCheckError(ConfigError):

@@ -1,7 +1,7 @@
 """Generate the README's config reference from the pydantic models.
 
-    python -m constructs_lib.config_docs --write README.md   # rewrite the section in place
-    python -m constructs_lib.config_docs --check README.md   # exit 1 if it is out of date
+    python -m constructs_lib.config.reference_docs --write README.md   # rewrite the section in place
+    python -m constructs_lib.config.reference_docs --check README.md   # exit 1 if it is out of date
 
 The section sits between ``<!-- config-reference:start -->`` and ``<!-- config-reference:end -->``.
 """
@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from constructs_lib.model_config import ModelHyperparameters, ModelSettings
-from constructs_lib.stage_config import NetworkSettings, RetrySettings, StageConfig, StorageSettings
+from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
+from constructs_lib.config.stage_config import NetworkSettings, RetrySettings, StageConfig, StorageSettings
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"

@@ -15,7 +15,7 @@ import importlib.metadata
 import os
 from pathlib import Path
 
-from constructs_lib.definition_request import DefinitionRequest
+from constructs_lib.definition.request import DefinitionRequest
 
 PLACEHOLDER_ACCOUNT = "000000000000"
 ROLE_PLACEHOLDER = f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/cdk-placeholder-training-role"
@@ -24,12 +24,13 @@ ARTIFACTS_BUCKET_PLACEHOLDER = "cdk-placeholder-artifacts-bucket"
 SOURCE_BUNDLE_PLACEHOLDER = "s3://cdk-placeholder-asset-bucket/cdk-placeholder-sourcedir.tar.gz"
 PLACEHOLDER_MARKER = "cdk-placeholder"
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR_ENV = "PIPELINE_DEFINITION_CACHE_DIR"
 CACHE_DISABLE_ENV = "PIPELINE_DEFINITION_CACHE"
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache" / "pipeline-definitions"
 RENDERING_SOURCES = (
-    *sorted((PROJECT_ROOT / "constructs_lib").glob("*.py")),
+    *sorted((PROJECT_ROOT / "constructs_lib" / "config").glob("*.py")),
+    *sorted((PROJECT_ROOT / "constructs_lib" / "definition").glob("*.py")),
     PROJECT_ROOT / "training_src" / "contract.py",
 )
 """Code whose change can change a rendered definition; all of it goes into the cache key."""
@@ -75,7 +76,7 @@ def render_definition_cached(request: DefinitionRequest) -> str:
     cached = cache_dir / f"{definition_cache_key(request)}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8")
-    from constructs_lib.sagemaker_pipeline import render_pipeline_definition  # noqa: PLC0415  # lazy: a cache hit never imports the SDK
+    from constructs_lib.definition.sdk_builder import render_pipeline_definition  # noqa: PLC0415  # lazy: a cache hit never imports the SDK
 
     definition = render_pipeline_definition(request)
     if cached is not None:

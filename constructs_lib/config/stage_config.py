@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from constructs_lib.errors import ConfigError
-from constructs_lib.image_catalog import pytorch_training_images
-from constructs_lib.model_config import ModelHyperparameters, ModelSettings, StrictModel
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.image_catalog import pytorch_training_images
+from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings, StrictModel
 
 SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STAGE_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9]){0,39}$"

@@ -1,7 +1,7 @@
 """Everything that determines a rendered pipeline definition, as one hashable value.
 
-The renderer (``constructs_lib.sagemaker_pipeline``) turns a ``DefinitionRequest``
-into the definition JSON; ``constructs_lib.definition_cache`` keys its cache on the
+The renderer (``constructs_lib.definition.sdk_builder``) turns a ``DefinitionRequest``
+into the definition JSON; ``constructs_lib.definition.render_cache`` keys its cache on the
 request plus the code and SDK version that render it.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from constructs_lib.model_config import ModelConfig, ModelHyperparameters, StrictModel
-from constructs_lib.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.config.model_config import ModelConfig, ModelHyperparameters, StrictModel
+from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
 
 TRAINING_STEP_NAME = "ModelTraining"
 

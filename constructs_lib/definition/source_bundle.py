@@ -16,7 +16,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from constructs_lib.errors import ConfigError
+from constructs_lib.config.errors import ConfigError
 
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".DS_Store")

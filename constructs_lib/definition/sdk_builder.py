@@ -5,7 +5,7 @@ behaviour) and ``render_pipeline_definition``, which renders the pipeline offlin
 a ``PipelineSession`` over a boto3 session with a region and static dummy credentials,
 explicit S3 locations, an ``s3://`` source bundle and an ARN-shaped role, so the SDK never
 calls AWS. Importing it costs about 2.7 s, so callers import it lazily (see
-``pipeline_definition.render_definition_cached``).
+``render_cache.render_definition_cached``).
 """
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ with _offline_aws_environment():
     )
     from sagemaker.workflow.steps import TrainingStep
 
-from constructs_lib.definition_request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.errors import ConfigError  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.model_config import HyperparametersBase, ModelConfig  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.stage_config import NetworkSettings, RetrySettings  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.config.errors import ConfigError  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.config.model_config import HyperparametersBase, ModelConfig  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.config.stage_config import NetworkSettings, RetrySettings  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.definition.request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402  # after the SDK is imported inside the offline environment above
 from training_src import contract  # noqa: E402  # after the SDK is imported inside the offline environment above
 
 logger = logging.getLogger(__name__)

@@ -3,10 +3,10 @@
 ``train-args`` is offline; ``upload-data`` and ``start`` call AWS with the credentials
 in use and read the deployed stack's outputs to find the bucket and the pipeline.
 
-    python -m constructs_lib.stage_cli train-args --stage dev
-    python -m constructs_lib.stage_cli train-local --stage dev --data-dir local_data --output-dir local_output
-    python -m constructs_lib.stage_cli upload-data --stage dev --from-dir local_data
-    python -m constructs_lib.stage_cli start --stage dev
+    python -m ops.cli train-args --stage dev
+    python -m ops.cli train-local --stage dev --data-dir local_data --output-dir local_output
+    python -m ops.cli upload-data --stage dev --from-dir local_data
+    python -m ops.cli start --stage dev
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.app_config import read_cdk_json_context
-from constructs_lib.errors import ConfigError
-from constructs_lib.stage_config import StageConfig, load_stages
+from constructs_lib.config.cdk_json import read_cdk_json_context
+from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.stage_config import StageConfig, load_stages
 from training_src import contract
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
