@@ -7,14 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
-from constructs_lib.config.cdk_json import read_cdk_json_context
-from constructs_lib.config.errors import ConfigError
-from constructs_lib.config.stage_config import load_stages
-from stacks.training_pipeline_stack import TrainingPipelineStack, stack_name_for
+from constructs_lib.node_runtime import use_pinned_node
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+use_pinned_node(PROJECT_ROOT)  # before aws_cdk starts the jsii runtime
+
+import aws_cdk as cdk  # noqa: E402  # after JSII_NODE is set above
+
+from constructs_lib.config.cdk_json import read_cdk_json_context  # noqa: E402  # after JSII_NODE is set above
+from constructs_lib.config.errors import ConfigError  # noqa: E402  # after JSII_NODE is set above
+from constructs_lib.config.stage_config import load_stages  # noqa: E402  # after JSII_NODE is set above
+from stacks.training_pipeline_stack import TrainingPipelineStack, stack_name_for  # noqa: E402  # after JSII_NODE is set above
 
 
 def create_app(

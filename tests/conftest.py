@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.node_runtime import use_pinned_node
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+use_pinned_node(PROJECT_ROOT)  # in-process app builds start jsii on the pinned Node, as app.py does
 STAGES = ("dev", "prod")
 
 
