@@ -30,9 +30,19 @@ OPTIONAL_CHANNELS = ("test",)
 CHANNELS = REQUIRED_CHANNELS + OPTIONAL_CHANNELS
 
 
+def channel_prefix(channel: str) -> str:
+    """Relative S3 prefix of a channel's folder under the input prefix, e.g. ``train/``.
+
+    The trailing slash matters: S3 matches a channel's ``S3Uri`` as a plain key prefix, so
+    ``train`` would also match ``train-old/...``, and ``train/train.parquet`` would miss the
+    ``part-00000-*.parquet`` files of a sharded export.
+    """
+    return f"{channel}/"
+
+
 def channel_object_key(channel: str) -> str:
-    """Relative S3 key of a channel's file under the input prefix, e.g. ``train/train.parquet``."""
-    return f"{channel}/{channel}.parquet"
+    """Relative S3 key of the sample data's single file of a channel, e.g. ``train/train.parquet``."""
+    return f"{channel_prefix(channel)}{channel}.parquet"
 
 
 @dataclass(frozen=True)
@@ -162,10 +172,21 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Validation AUC ROC", "val/auroc"),
     MetricSpec("Test F1 Score", "test/f1_score"),
     MetricSpec("Test AUC ROC", "test/auroc"),
+    MetricSpec("Selected Validation AUC ROC", "selected_val_auroc"),
 )
 
 EPOCH_METRIC_KEYS = ("train_loss", "val_loss", "val/f1_score", "val/auroc")
 TEST_METRIC_KEYS = ("test/f1_score", "test/auroc")
+SELECTED_METRIC_KEYS = ("selected_val_auroc",)
+"""Logged once, at the end, for the selected (best) epoch's model. SageMaker keeps each metric's
+last scraped value in ``FinalMetricDataList``; ``Validation AUC ROC`` ends as the *last* epoch's
+value, so the quality gate reads this one. Its key must not contain another metric's key
+(``best_val/auroc`` would also match the ``val/auroc=`` regex)."""
+
+GATE_METRIC_WITH_TEST = "Test AUC ROC"
+"""The quality gate's metric when the stage declares the test channel (logged once, for the selected model)."""
+GATE_METRIC_WITHOUT_TEST = "Selected Validation AUC ROC"
+"""The quality gate's metric when the stage declares no test channel."""
 METRIC_DECIMALS = 6
 
 

@@ -219,9 +219,10 @@ def _finish(job: Job, progress: Progress) -> None:
             final[name] = evaluate(model, job.loaders[name], evaluator, loss_fn)
             if name == roc_source:
                 roc = evaluator.roc_curve()
+    selected = {"selected_val_auroc": final["val"]["auroc"]}
     if "test" in final:
-        test = {"test/f1_score": final["test"]["f1_score"], "test/auroc": final["test"]["auroc"]}
-        log(contract.format_metric_line(test, prefix=f"final (best epoch {progress.best_epoch}):"), ctx)
+        selected |= {"test/f1_score": final["test"]["f1_score"], "test/auroc": final["test"]["auroc"]}
+    log(contract.format_metric_line(selected, prefix=f"final (best epoch {progress.best_epoch}):"), ctx)
     if not ctx.is_main:
         return
     metrics = {

@@ -50,13 +50,35 @@ def test_make_help_lists_every_target() -> None:
 def test_every_rendered_regex_reads_the_trainer_format(value: float) -> None:
     """Each regex SageMaker will use must read back what the trainer's formatter prints."""
     line = contract.format_metric_line(
-        dict.fromkeys(contract.EPOCH_METRIC_KEYS + contract.TEST_METRIC_KEYS, value), prefix="epoch=1/3"
+        dict.fromkeys(contract.EPOCH_METRIC_KEYS + contract.TEST_METRIC_KEYS + contract.SELECTED_METRIC_KEYS, value),
+        prefix="epoch=1/3",
     )
     for definition in contract.metric_definitions():
         match = re.search(definition["Regex"], line)
         assert match, f"{definition['Name']}: {definition['Regex']!r} does not match {line!r}"
         assert float(match.group(1)) == pytest.approx(value, abs=10**-contract.METRIC_DECIMALS)
     assert "e-" not in line
+
+
+@pytest.mark.parametrize("logged", contract.METRICS, ids=lambda m: m.key)
+def test_each_regex_reads_only_its_own_metric(logged: contract.MetricSpec) -> None:
+    """SageMaker applies every regex to every log line and keeps the last match per metric Name
+    (FinalMetricDataList), so a key that contains another metric's key would overwrite that metric:
+    ``best_val/auroc=`` would be read as ``Validation AUC ROC`` too."""
+    line = contract.format_metric_line({logged.key: 0.5}, prefix="final:")
+    readers = [metric.display_name for metric in contract.METRICS if re.search(metric.regex, line)]
+    assert readers == [logged.display_name]
+
+
+def test_overlapping_key_is_caught() -> None:
+    """Negative case for the test above: the key the issue warns about is read by two regexes."""
+    line = contract.format_metric_line({"best_val/auroc": 0.5})
+    assert [m.display_name for m in contract.METRICS if re.search(m.regex, line)] == ["Validation AUC ROC"]
+
+
+def test_gate_metrics_are_metric_names() -> None:
+    names = {metric.display_name for metric in contract.METRICS}
+    assert {contract.GATE_METRIC_WITH_TEST, contract.GATE_METRIC_WITHOUT_TEST} <= names
 
 
 def test_metric_formatter_refuses_what_the_regex_cannot_read() -> None:
