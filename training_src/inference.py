@@ -46,7 +46,9 @@ def _toolkit_error_class() -> type[Exception] | None:
     sagemaker_inference 1.10.1, ``transformer.Transformer.transform``: an exception that is a
     ``BaseInferenceToolkitError`` answers the request with its ``status_code`` and its message as the
     reason phrase and first body line (``handle_error``); any other exception, ``UnsupportedFormatError``
-    included, answers 500. The training container and laptops have no toolkit: ``RequestError`` stays.
+    included, answers 500. sagemaker-pytorch-inference 2.0.25's ``HandlerService`` hands every request
+    to that ``Transformer`` and maps nothing itself. Where the toolkit is absent (the training container,
+    laptops) the hooks raise ``RequestError`` as it is.
     """
     try:
         from sagemaker_inference.errors import (  # type: ignore[import-untyped]  # noqa: PLC0415 - optional, untyped
