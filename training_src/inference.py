@@ -1,4 +1,10 @@
-"""Loading a trained model for prediction, plus SageMaker PyTorch serving hooks.
+"""Loading a trained model for prediction, and the SageMaker PyTorch serving hooks.
+
+The trainer copies this file and the modules it imports into ``<model dir>/code/`` (see
+``artifacts.save_model``), so the training job's ``model.tar.gz`` serves as it is in the PyTorch
+inference container with ``SAGEMAKER_PROGRAM=inference.py``. Serving needs torch, numpy and the
+standard library only: the weights are a plain state_dict read with ``torch.load(weights_only=True)``
+and the rest is JSON, so a model trained with torch 2.8 loads in the 2.6 inference image.
 
 Example:
     >>> predictor = load_model("/opt/ml/model")
@@ -8,16 +14,53 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
 import torch
 from model import MLP, Standardizer
+from serving_codec import (
+    CsvRows,
+    DecodedRequest,
+    JsonRecords,
+    RequestError,
+    decode_request,
+    encode_response,
+    response_type,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]  # ships no type stubs; only the training side passes DataFrames
 
 MODEL_FILE = "model.pt"
 META_FILE = "model_meta.json"
+
+
+def _toolkit_error_class() -> type[Exception] | None:
+    """The serving toolkit's ``GenericInferenceToolkitError``, or None where the toolkit is absent.
+
+    sagemaker_inference 1.10.1, ``transformer.Transformer.transform``: an exception that is a
+    ``BaseInferenceToolkitError`` answers the request with its ``status_code`` and its message as the
+    reason phrase and first body line (``handle_error``); any other exception, ``UnsupportedFormatError``
+    included, answers 500. sagemaker-pytorch-inference 2.0.25's ``HandlerService`` hands every request
+    to that ``Transformer`` and maps nothing itself. Where the toolkit is absent (the training container,
+    laptops) the hooks raise ``RequestError`` as it is.
+    """
+    try:
+        from sagemaker_inference.errors import (  # type: ignore[import-untyped]  # noqa: PLC0415 - optional, untyped
+            GenericInferenceToolkitError,
+        )
+    except ImportError:
+        return None
+    error_class: type[Exception] = GenericInferenceToolkitError
+    return error_class
+
+
+_TOOLKIT_ERROR = _toolkit_error_class()
 
 
 class Predictor:
@@ -31,7 +74,8 @@ class Predictor:
         self.threshold = float(meta.get("decision_threshold", 0.5))
 
     def _matrix(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
-        if isinstance(data, pd.DataFrame):
+        pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is loaded; serving never loads it
+        if pandas is not None and isinstance(data, pandas.DataFrame):
             missing = [column for column in self.feature_columns if column not in data.columns]
             if missing:
                 raise ValueError(f"input lacks feature columns {missing}")
@@ -59,8 +103,14 @@ class Predictor:
 
 
 def load_model(model_dir: str | Path) -> Predictor:
-    """Load ``model.pt`` and ``model_meta.json`` from ``model_dir`` (the job's ``SM_MODEL_DIR``)."""
+    """Load ``model.pt`` and ``model_meta.json`` from ``model_dir`` (the job's ``SM_MODEL_DIR``) onto the CPU."""
     directory = Path(model_dir)
+    for name in (META_FILE, MODEL_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(
+                f"{directory} has no {name}: point at the model directory written by training_src/train.py "
+                f"(an extracted model.tar.gz holding {MODEL_FILE}, {META_FILE} and code/)"
+            )
     meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
     architecture = meta["architecture"]
     model = MLP(architecture["input_dim"], architecture["hidden_sizes"], architecture["dropout"])
@@ -68,13 +118,50 @@ def load_model(model_dir: str | Path) -> Predictor:
     return Predictor(model, Standardizer.from_dict(meta["standardization"]), meta)
 
 
+@contextmanager
+def _client_errors() -> Iterator[None]:
+    """Re-raise ``RequestError`` as the toolkit's error, so the client gets its 4xx status, not a 500."""
+    try:
+        yield
+    except RequestError as error:
+        if _TOOLKIT_ERROR is None:
+            raise
+        raise _TOOLKIT_ERROR(int(error.status), str(error)) from None
+
+
 def model_fn(model_dir: str) -> Predictor:
-    """SageMaker PyTorch serving hook: load the model once per worker."""
+    """Serving hook: load the model once per worker, from the extracted ``model.tar.gz``."""
     return load_model(model_dir)
 
 
+def input_fn(request_body: bytes | bytearray | str, request_content_type: str | None) -> DecodedRequest:
+    """Serving hook: split a ``text/csv`` or ``application/json`` body into rows (415 for other types)."""
+    with _client_errors():
+        return decode_request(request_body, request_content_type)
+
+
 def predict_fn(input_data: Any, predictor: Predictor) -> np.ndarray:
-    """SageMaker PyTorch serving hook: probabilities for the decoded request (array or DataFrame)."""
+    """Serving hook: P(label = 1) per row of the decoded request (or of an array, tensor or DataFrame).
+
+    Rows are checked against the model's features here, where the model is known: missing, extra or
+    non-numeric values answer 400 with the record, row and column named.
+    """
+    with _client_errors():
+        if isinstance(input_data, CsvRows | JsonRecords):
+            input_data = input_data.matrix(predictor.feature_columns)
     if isinstance(input_data, torch.Tensor):
         input_data = input_data.cpu().numpy()
     return predictor.predict_proba(input_data)
+
+
+def output_fn(prediction: np.ndarray | torch.Tensor, accept: str | None) -> tuple[bytes, str]:
+    """Serving hook: the probabilities as JSON or CSV, whichever the Accept header prefers (406 otherwise).
+
+    Returns ``(body, content type)``: the toolkit sets the response Content-Type from the tuple's second
+    item (``Transformer.transform``), so an Accept list such as ``text/csv, */*`` answers ``text/csv``.
+    """
+    with _client_errors():
+        kind = response_type(accept)
+    if isinstance(prediction, torch.Tensor):
+        prediction = prediction.detach().cpu().numpy()
+    return encode_response(prediction, kind), kind

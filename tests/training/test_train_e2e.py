@@ -92,7 +92,7 @@ def test_torchrun_two_processes(tmp_path: Path, dataset_dir: Path) -> None:
     assert epoch_numbers(result.stdout) == [1, 2], "rank 0 alone prints each epoch's metrics"
     assert result.stdout.count("test/auroc=") == 1
     assert result.stdout.count("saved model to") == 1
-    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["model.pt", "model_meta.json"]
+    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["code", "model.pt", "model_meta.json"]
 
 
 def test_resume_after_kill_skips_corrupt_checkpoint(tmp_path: Path, dataset_dir: Path) -> None:
