@@ -1,4 +1,4 @@
-"""The step builder's JSON, rendered offline with the real SageMaker SDK (no mocks)."""
+"""The training step's JSON, rendered offline with the real SageMaker SDK (no mocks)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
 from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
 from constructs_lib.definition.request import DefinitionRequest
 from constructs_lib.definition.sdk_builder import render_pipeline_definition
+from tests.conftest import step_named
 from training_src import contract
 
 SEED_METRICS = [
@@ -28,8 +29,11 @@ REGION = "us-east-1"
 def make_request(**model: Any) -> DefinitionRequest:
     network = model.pop("network", NetworkSettings())
     hyperparameters = model.pop("hyperparameters", ModelHyperparameters(epochs=7, feature_columns=["f0", "f1"]))
+    extra = {key: model.pop(key) for key in ("channels", "registry") if key in model}
     return DefinitionRequest(
+        stage_name="unit",
         pipeline_name="unit-pipeline",
+        model_package_group_name="unit-models",
         region=REGION,
         role_arn=ROLE_PLACEHOLDER,
         kms_key_arn=kms_key_placeholder(REGION),
@@ -42,14 +46,12 @@ def make_request(**model: Any) -> DefinitionRequest:
         hyperparameters=hyperparameters,
         network=network,
         retries=RetrySettings(max_attempts=4, interval_seconds=30, backoff_rate=1.5),
+        **extra,
     )
 
 
 def training_step(definition: str) -> dict[str, Any]:
-    steps = json.loads(definition)["Steps"]
-    assert len(steps) == 1
-    step: dict[str, Any] = steps[0]
-    return step
+    return step_named(json.loads(definition), "ModelTraining")
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +121,14 @@ def test_profiler_and_metrics(arguments: dict[str, Any]) -> None:
     assert {"Name": "Test AUC ROC", "Regex": "test/auroc=([0-9\\.]+)"} in metrics
 
 
-def test_channels(arguments: dict[str, Any]) -> None:
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in arguments["InputDataConfig"]}
-    assert channels == {
-        "train": "s3://data-bucket/training-data/train/train.parquet",
-        "val": "s3://data-bucket/training-data/val/val.parquet",
-        "test": "s3://data-bucket/training-data/test/test.parquet",
-    }
+def test_channels_are_folders_under_the_input_parameter(arguments: dict[str, Any]) -> None:
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in arguments["InputDataConfig"]}
+    assert list(channels) == list(contract.CHANNELS)
+    for channel, source in channels.items():
+        assert source["S3DataType"] == "S3Prefix"
+        assert source["S3Uri"] == {
+            "Std:Join": {"On": "/", "Values": [{"Get": "Parameters.InputDataUri"}, f"{channel}/"]}
+        }
 
 
 def test_retry_policies(rendered: str) -> None:
