@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import CfnTag, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnTag, RemovalPolicy
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -69,13 +69,9 @@ class ModelRegistry(Construct):
         destroy = stage.storage.removal_policy == "destroy"
         self.group.apply_removal_policy(RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN)
         # IAM matches ARNs case-sensitively, and SageMaker writes resource names in ARNs in lowercase.
-        stack = Stack.of(self)
-        self.group_arn = stack.format_arn(
-            service="sagemaker", resource="model-package-group", resource_name=group_name.lower()
-        )
-        self.model_package_arns = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{group_name.lower()}/*"
-        )
+        sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        self.group_arn = f"{sagemaker_arn}:model-package-group/{group_name.lower()}"
+        self.model_package_arns = f"{sagemaker_arn}:model-package/{group_name.lower()}/*"
 
     @staticmethod
     def _validate(group_name: str, description: str) -> None:

@@ -72,8 +72,9 @@ class ModelSettings(StrictModel):
     )
     image_uri: EcrImageUri | None = Field(
         None,
-        description="Training image override: any PyTorch Deep Learning Container (or your own) in Amazon ECR in "
-        "the stage's region. Unset: framework_version/py_version pick it from the SDK's catalog. Set: "
+        description="Training image override, `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` (or "
+        "`@sha256:<digest>`): any PyTorch Deep Learning Container, or your own, in Amazon ECR in the stage's region. "
+        "Unset: framework_version/py_version pick it from the SDK's catalog. Set: "
         "framework_version is not used; py_version must name the image's Python (checked against a py3NN tag).",
     )
     volume_size: int | None = Field(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from constructs_lib.config.image_catalog import pytorch_training_images
 
 RECORD = Path(__file__).with_name("requires_python.json")
 PROJECT_REQUIREMENTS = Path(__file__).resolve().parents[2] / "training_src" / "requirements.txt"
+PY_VERSION = re.compile(r"^py3\d+$")
 LATEST_PATCH = 99
 """A py_version names a minor release; any of its patch releases (3.12.0 .. 3.12.99) may be in the image."""
 
@@ -153,7 +155,7 @@ def floor_problem(requirements: Path, shown: str, py_version: str, region: str) 
         f"{version}/{py}"
         for version in images.supported_versions(region)
         for py in images.py_versions[version]
-        if not blocking_pins(pins, py)
+        if PY_VERSION.match(py) and not blocking_pins(pins, py)  # old catalog entries say just py2/py3
     ]
     fix = f"framework_version/py_version pairs that can: {', '.join(pairs)}" if pairs else "set model.image_uri"
     return "model.py_version", f"{py_version} cannot pip install {shown}: {needs}; {fix}"

@@ -28,7 +28,7 @@ class RegistrySettings(StrictModel):
     model_package_group_name: str | None = Field(
         None,
         pattern=MODEL_PACKAGE_GROUP_PATTERN,
-        description="Model package group that versions are registered in; defaults to <stage>-pytorch-models.",
+        description="Model package group that versions are registered in; defaults to `<stage>-pytorch-models`.",
     )
     approval_status: Literal["PendingManualApproval", "Approved"] = Field(
         "PendingManualApproval",
@@ -67,8 +67,8 @@ class RegistrySettings(StrictModel):
     )
     inference_image_uri: EcrImageUri | None = Field(
         None,
-        description="Inference image override in Amazon ECR in the stage's region; then the two settings above "
-        "are not used.",
+        description="Inference image override, an Amazon ECR image URI (as model.image_uri) in the stage's region; "
+        "then the two settings above are not used.",
     )
 
     @property

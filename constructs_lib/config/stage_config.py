@@ -98,11 +98,11 @@ class StageConfig(StrictModel):
         "training-data",
         pattern=r"^[A-Za-z0-9!_.*'()\-]+(/[A-Za-z0-9!_.*'()\-]+)*$",
         description="Key prefix in the data bucket holding one folder per channel (train/, val/, test/); "
-        "the default of the InputDataUri parameter is s3://<data bucket>/<input_prefix>.",
+        "the InputDataUri parameter defaults to `s3://<data bucket>/<input_prefix>`.",
     )
     channels: list[str] = Field(
         default_factory=lambda: list(contract.CHANNELS),
-        description="Channels the training job receives, each the folder <InputDataUri>/<channel>/. train and val "
+        description="Channels the training job receives, each the folder `<InputDataUri>/<channel>/`. train and val "
         "always; test is optional: without it no test metrics, and the quality gate reads Selected Validation "
         "AUC ROC. A declared channel with no object under its folder fails the job at start.",
     )

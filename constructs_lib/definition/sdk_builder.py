@@ -196,6 +196,7 @@ class PyTorchTrainingStepBuilder:
     def _create_pytorch_estimator(self, checkpoint_s3_uri: Any) -> PyTorch:
         config, network = self.config, self.network
         encrypt_volume = self.kms_key_arn is not None and instance_supports_kms(config.instance_type)
+        volume_size = self._volume_size()
         try:
             return PyTorch(
                 entry_point=config.entry_point,
@@ -206,7 +207,7 @@ class PyTorchTrainingStepBuilder:
                 framework_version=config.framework_version,
                 py_version=config.py_version,
                 image_uri=config.image_uri,
-                volume_size=self._volume_size(),
+                volume_size=volume_size,
                 max_run=config.max_run,
                 output_path=config.output_path,
                 checkpoint_s3_uri=checkpoint_s3_uri,

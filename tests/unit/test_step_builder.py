@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from constructs_lib.config.errors import ConfigError
-from constructs_lib.config.model_config import ModelConfig, ModelHyperparameters
-from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.config.model_config import ModelHyperparameters
+from constructs_lib.config.stage_config import NetworkSettings
 from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
-from constructs_lib.definition.request import DefinitionRequest
 from constructs_lib.definition.sdk_builder import render_pipeline_definition
-from tests.conftest import step_named
+from tests.unit.definition_requests import REGION, make_request, training_step
 from training_src import contract
 
 SEED_METRICS = [
@@ -23,35 +22,6 @@ SEED_METRICS = [
     {"Name": "Validation F1 Score", "Regex": "val/f1_score=([0-9\\.]+)"},
     {"Name": "Validation AUC ROC", "Regex": "val/auroc=([0-9\\.]+)"},
 ]
-REGION = "us-east-1"
-
-
-def make_request(**model: Any) -> DefinitionRequest:
-    network = model.pop("network", NetworkSettings())
-    hyperparameters = model.pop("hyperparameters", ModelHyperparameters(epochs=7, feature_columns=["f0", "f1"]))
-    extra = {key: model.pop(key) for key in ("channels", "registry") if key in model}
-    return DefinitionRequest(
-        stage_name="unit",
-        pipeline_name="unit-pipeline",
-        model_package_group_name="unit-models",
-        region=REGION,
-        role_arn=ROLE_PLACEHOLDER,
-        kms_key_arn=kms_key_placeholder(REGION),
-        model=ModelConfig(
-            source_dir=SOURCE_BUNDLE_PLACEHOLDER,
-            input_path="s3://data-bucket/training-data",
-            output_path="s3://artifacts-bucket/training-output",
-            **model,
-        ),
-        hyperparameters=hyperparameters,
-        network=network,
-        retries=RetrySettings(max_attempts=4, interval_seconds=30, backoff_rate=1.5),
-        **extra,
-    )
-
-
-def training_step(definition: str) -> dict[str, Any]:
-    return step_named(json.loads(definition), "ModelTraining")
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +149,14 @@ def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
     assert args["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
 
 
-def test_multi_instance_cpu_is_a_clear_error() -> None:
-    with pytest.raises(
-        ConfigError, match=r"model: the SageMaker SDK rejects instance_type=ml.m5.xlarge instance_count=2"
-    ):
+def test_multi_instance_cpu_is_a_clear_error_naming_the_stage() -> None:
+    with pytest.raises(ConfigError) as raised:
         render_pipeline_definition(make_request(instance_count=2))
+    message = str(raised.value)
+    assert message.startswith(
+        "cdk.json: context.stages.unit.model: the SageMaker SDK rejects instance_type=ml.m5.xlarge"
+    )
+    assert "instance_count=2" in message and "\n" not in message
 
 
 def test_fixed_checkpoint_uri_spot_and_network() -> None:
