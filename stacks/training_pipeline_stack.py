@@ -11,8 +11,10 @@ from constructs import Construct
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_reference
 from constructs_lib.config.image_catalog import pytorch_training_images
 from constructs_lib.config.stage_config import StageConfig
+from constructs_lib.model_registry import ModelRegistry
 from constructs_lib.secure_storage import OUTPUT_PREFIX, SecureTrainingStorage
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
+from stacks.registry_grants import grant_model_registration
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -33,6 +35,7 @@ class TrainingPipelineStack(Stack):
         storage: key and buckets.
         training_role: assumed by the training job.
         pipeline_role: assumed by SageMaker Pipelines to start and watch the job.
+        model_registry: the model package group the pipeline registers versions in.
         training_pipeline: the pipeline construct.
     """
 
@@ -52,6 +55,7 @@ class TrainingPipelineStack(Stack):
             assumed_by=iam.ServicePrincipal(SAGEMAKER_PRINCIPAL),
             description=f"Lets SageMaker Pipelines start the training jobs of stage {stage.name}",
         )
+        self.model_registry = ModelRegistry(self, "ModelRegistry", stage=stage)
         self.training_pipeline = SageMakerTrainingPipeline(
             self,
             "TrainingPipeline",
@@ -61,9 +65,11 @@ class TrainingPipelineStack(Stack):
             key=self.storage.key,
             training_role=self.training_role,
             pipeline_role=self.pipeline_role,
+            model_registry=self.model_registry,
         )
         self._grant_training_role(stage)
         self._grant_pipeline_role()
+        grant_model_registration(self.pipeline_role, self.model_registry, stage.registry)
         # The pipeline already references both roles (GetAtt); it must also wait for their policies,
         # or its first execution could start before PassRole and the S3/KMS grants exist.
         for role in (self.training_role, self.pipeline_role):
@@ -297,3 +303,9 @@ class TrainingPipelineStack(Stack):
         CfnOutput(self, "TrainingRoleArn", value=self.training_role.role_arn, description="Training job role")
         CfnOutput(self, "PipelineRoleArn", value=self.pipeline_role.role_arn, description="Pipeline role")
         CfnOutput(self, "InputUri", value=pipeline.input_uri, description="Put train/ val/ test/ parquet here")
+        CfnOutput(
+            self,
+            "ModelPackageGroupName",
+            value=self.model_registry.group_name,
+            description="Model Registry group of the versions that passed the quality gate",
+        )

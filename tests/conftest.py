@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.definition.checks import all_steps
 from constructs_lib.node_runtime import use_pinned_node
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -88,11 +89,30 @@ def definition_of(template: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+def step_named(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    """The step called ``name``, at the top level or inside a Condition step's branches."""
+    (step,) = [step for step in all_steps(definition["Steps"]) if step["Name"] == name]
+    return step
+
+
 def training_arguments(template: dict[str, Any]) -> dict[str, Any]:
-    (step,) = definition_of(template)["Steps"]
-    assert step["Name"] == "ModelTraining" and step["Type"] == "Training"
+    """The ``Arguments`` of the ``ModelTraining`` step of the template's pipeline."""
+    step = step_named(definition_of(template), "ModelTraining")
+    assert step["Type"] == "Training"
     arguments: dict[str, Any] = step["Arguments"]
     return arguments
+
+
+def evaluate(expression: Any, definition: dict[str, Any]) -> Any:
+    """A ``Std:Join`` / ``Get: Parameters.X`` expression with each parameter at its default value."""
+    if isinstance(expression, dict) and "Std:Join" in expression:
+        join = expression["Std:Join"]
+        return join["On"].join(str(evaluate(value, definition)) for value in join["Values"])
+    if isinstance(expression, dict) and str(expression.get("Get", "")).startswith("Parameters."):
+        name = expression["Get"].removeprefix("Parameters.")
+        (parameter,) = [p for p in definition["Parameters"] if p["Name"] == name]
+        return parameter["DefaultValue"]
+    return expression
 
 
 def submit_directory_asset_hash(template: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ def synth_with(tmp_path: Path, stages: Any, **extra: Any) -> subprocess.Complete
     ("stages", "extra", "expected"),
     [
         ({"dev": {"region": "us-east-1", "account": "12"}}, {}, "cdk.json: context.stages.dev.account"),
-        ({"dev": {"region": "mars-1"}}, {}, "region 'mars-1' is not a known AWS region"),
+        ({"dev": {"region": "mars-1"}}, {}, "cdk.json: context.stages.dev.region: 'mars-1' is not a known AWS region"),
         ({"dev": {"region": "us-east-1", "model": {"instance_count": 0}}}, {}, "model.instance_count"),
         ({"dev": {"region": "us-east-1", "modle": {}}}, {}, "context.stages.dev.modle: unknown key"),
         ({"dev": {"region": "us-east-1"}}, {"contxt": {}}, "cdk.json: contxt: unknown top-level key"),

@@ -12,14 +12,19 @@ import copy
 import functools
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
+from constructs_lib.config.image_catalog import check_ecr_image_uri
 from training_src import contract
 
 MAX_RUN_LIMIT_SECONDS = 28 * 24 * 60 * 60
 """SageMaker's upper bound for ``MaxRuntimeInSeconds`` (28 days)."""
 DEFAULT_MAX_RUN_SECONDS = 4 * 24 * 60 * 60
+DEFAULT_VOLUME_SIZE_GB = 30
+"""EBS volume of instance types without local NVMe storage, when ``volume_size`` is unset."""
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+EcrImageUri = Annotated[str, AfterValidator(check_ecr_image_uri)]
+"""An image in Amazon ECR: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`` or ``@sha256:…``."""
 
 
 class StrictModel(BaseModel):
@@ -62,9 +67,25 @@ class ModelSettings(StrictModel):
     py_version: str = Field(
         "py312",
         pattern=r"^py3\d+$",
-        description="Python version of the training image; must pair with framework_version.",
+        description="Python version of the training image; must pair with framework_version, and be one that "
+        "every == pin in source_dir/requirements.txt supports (Requires-Python).",
     )
-    volume_size: int = Field(30, ge=1, le=16384, strict=True, description="Training volume size in GB.")
+    image_uri: EcrImageUri | None = Field(
+        None,
+        description="Training image override, `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` (or "
+        "`@sha256:<digest>`): any PyTorch Deep Learning Container, or your own, in Amazon ECR in the stage's region. "
+        "Unset: framework_version/py_version pick it from the SDK's catalog. Set: "
+        "framework_version is not used; py_version must name the image's Python (checked against a py3NN tag).",
+    )
+    volume_size: int | None = Field(
+        None,
+        ge=1,
+        le=16384,
+        strict=True,
+        description=f"EBS training volume in GB; unset means {DEFAULT_VOLUME_SIZE_GB}. Must stay unset on instance "
+        "families with local NVMe storage (g4dn, g5, g6, p4d, p5, c5d, m5d, trn1, ...): SageMaker trains on the "
+        "instance storage there and provisions no EBS volume.",
+    )
     max_run: int = Field(
         DEFAULT_MAX_RUN_SECONDS,
         ge=1,
@@ -101,7 +122,9 @@ class ModelConfig(ModelSettings):
 
     source_dir: str = Field(..., pattern=S3_URI_PATTERN, description="s3:// URI of the sourcedir.tar.gz code bundle.")
     input_path: str = Field(
-        ..., pattern=S3_URI_PATTERN, description="S3 prefix holding train/, val/ and test/ channels."
+        ...,
+        pattern=S3_URI_PATTERN,
+        description="Default of the InputDataUri parameter: the S3 prefix holding the channel folders.",
     )
     output_path: str = Field(..., pattern=S3_URI_PATTERN, description="S3 prefix for model artifacts.")
     checkpoint_uri: str | None = Field(

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
+from constructs_lib.config.registry_config import RegistrySettings
 from constructs_lib.config.stage_config import NetworkSettings, RetrySettings, StageConfig, StorageSettings
 
 START = "<!-- config-reference:start -->"
@@ -32,8 +33,9 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("stages.&lt;name&gt;.network", NetworkSettings),
     ("stages.&lt;name&gt;.storage", StorageSettings),
     ("stages.&lt;name&gt;.retries", RetrySettings),
+    ("stages.&lt;name&gt;.registry", RegistrySettings),
 )
-NESTED = {"model", "hyperparameters", "network", "storage", "retries"}
+NESTED = {"model", "hyperparameters", "network", "storage", "retries", "registry"}
 
 
 def _describe(annotation: Any) -> str:

@@ -1,20 +1,23 @@
 """Stage configuration: one typed object per deployment stage, read from ``cdk.json``.
 
 A stage is a pipeline in one region (and optionally one fixed account) with its own
-model settings, hyperparameters, network, storage and retry settings. Every field is
-documented and validated here; ``load_stages`` turns pydantic's errors into
-``ConfigError`` messages that name the ``cdk.json`` path and what would be valid.
+channels, model settings, hyperparameters, network, storage, retry and registry settings.
+Every field is documented and validated here; ``load_stages`` turns pydantic's errors into
+``ConfigError`` messages in the one form ``cdk.json: context.stages.<stage>.<field>: …``
+that say what would be valid.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from constructs_lib.config.errors import ConfigError
-from constructs_lib.config.image_catalog import pytorch_training_images
+from constructs_lib.config.errors import ConfigError, FieldError
+from constructs_lib.config.image_catalog import parse_ecr_image_uri, pytorch_inference_images, pytorch_training_images
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings, StrictModel
+from constructs_lib.config.registry_config import RegistrySettings
+from training_src import contract
 
 SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STAGE_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9]){0,39}$"
@@ -94,7 +97,14 @@ class StageConfig(StrictModel):
     input_prefix: str = Field(
         "training-data",
         pattern=r"^[A-Za-z0-9!_.*'()\-]+(/[A-Za-z0-9!_.*'()\-]+)*$",
-        description="Key prefix in the data bucket holding train/, val/ and test/.",
+        description="Key prefix in the data bucket holding one folder per channel (train/, val/, test/); "
+        "the InputDataUri parameter defaults to `s3://<data bucket>/<input_prefix>`.",
+    )
+    channels: list[str] = Field(
+        default_factory=lambda: list(contract.CHANNELS),
+        description="Channels the training job receives, each the folder `<InputDataUri>/<channel>/`. train and val "
+        "always; test is optional: without it no test metrics, and the quality gate reads Selected Validation "
+        "AUC ROC. A declared channel with no object under its folder fails the job at start.",
     )
     model: ModelSettings = Field(default_factory=ModelSettings, description="Training job settings.")
     hyperparameters: ModelHyperparameters = Field(
@@ -103,27 +113,36 @@ class StageConfig(StrictModel):
     network: NetworkSettings = Field(default_factory=NetworkSettings, description="Network settings.")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Retention settings.")
     retries: RetrySettings = Field(default_factory=RetrySettings, description="Step retry policy.")
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="Model registry, quality gate and inference image."
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _check_channels(cls, channels: list[str]) -> list[str]:
+        unknown = [channel for channel in channels if channel not in contract.CHANNELS]
+        missing = [channel for channel in contract.REQUIRED_CHANNELS if channel not in channels]
+        if unknown or missing or len(set(channels)) != len(channels):
+            raise ValueError(
+                "must name each channel once: train and val always, test optional; "
+                f"valid: {', '.join(contract.CHANNELS)}"
+            )
+        return channels
 
     @model_validator(mode="after")
-    def _check_region_and_image(self) -> StageConfig:
-        images = pytorch_training_images()
-        if self.region not in images.all_regions:
-            raise ValueError(
-                f"region {self.region!r} is not a known AWS region with SageMaker PyTorch training images; "
-                f"valid: {', '.join(sorted(images.all_regions))}"
+    def _check_region_and_images(self) -> StageConfig:
+        regions = pytorch_training_images().all_regions
+        if self.region not in regions:
+            raise FieldError(
+                "region",
+                f"{self.region!r} is not a known AWS region with SageMaker PyTorch training images; "
+                f"valid: {', '.join(sorted(regions))}",
             )
-        model = self.model
-        version = images.resolve(model.framework_version)
-        if version is None or self.region not in images.regions[version]:
-            raise ValueError(
-                f"model.framework_version {model.framework_version!r} has no PyTorch training image in "
-                f"{self.region}; valid there: {', '.join(images.supported_versions(self.region))}"
-            )
-        if model.py_version not in images.py_versions[version]:
-            raise ValueError(
-                f"model.py_version {model.py_version!r} does not pair with framework_version "
-                f"{model.framework_version}; valid: {', '.join(images.py_versions[version])}"
-            )
+        problem = _training_image_problem(self.model, self.region) or _inference_image_problem(
+            self.registry, self.region
+        )
+        if problem is not None:
+            raise problem
         return self
 
     @property
@@ -131,12 +150,50 @@ class StageConfig(StrictModel):
         """The pipeline name, defaulted from the stage name."""
         return self.pipeline_name or f"{self.name}-pytorch-training"
 
+    @property
+    def resolved_model_package_group_name(self) -> str:
+        """The model package group name, defaulted from the stage name."""
+        return self.registry.model_package_group_name or f"{self.name}-pytorch-models"
+
+
+def _ecr_region_problem(uri: str, region: str, field: str) -> FieldError | None:
+    image = parse_ecr_image_uri(uri)
+    if image is not None and image.region != region:
+        return FieldError(field, f"{uri!r} is in {image.region}; use a copy in ECR in {region}, the stage's region")
+    return None
+
+
+def _training_image_problem(model: ModelSettings, region: str) -> FieldError | None:
+    if model.image_uri is None:
+        found = pytorch_training_images().version_problem(model.framework_version, model.py_version, region)
+        return FieldError(f"model.{found[0]}", found[1]) if found else None
+    image = parse_ecr_image_uri(model.image_uri)
+    if image is not None and image.py_version not in (None, model.py_version):
+        return FieldError(
+            "model.py_version",
+            f"{model.py_version!r} differs from the Python of model.image_uri ({image.py_version}); "
+            f"set py_version to {image.py_version!r}",
+        )
+    return _ecr_region_problem(model.image_uri, region, "model.image_uri")
+
+
+def _inference_image_problem(registry: RegistrySettings, region: str) -> FieldError | None:
+    if registry.inference_image_uri is not None:
+        return _ecr_region_problem(registry.inference_image_uri, region, "registry.inference_image_uri")
+    found = pytorch_inference_images().version_problem(
+        registry.inference_framework_version, registry.inference_py_version, region
+    )
+    return FieldError(f"registry.inference_{found[0]}", found[1]) if found else None
+
 
 def _format_error(source: str, prefix: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
         message = item["msg"].removeprefix("Value error, ")
+        found = item.get("ctx", {}).get("error")
+        if isinstance(found, FieldError):  # a model validator's finding about one field: put it in the path
+            location, message = f"{location}.{found.field}", found.detail
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the config reference in README.md)"
         given = item.get("input")

@@ -20,8 +20,18 @@ class DefinitionCheckError(ConfigError):
     """
 
 
+def all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every step, including those nested in a Condition step's ``IfSteps`` and ``ElseSteps``."""
+    found: list[dict[str, Any]] = []
+    for step in steps:
+        found.append(step)
+        arguments = step.get("Arguments", {}) if step.get("Type") == "Condition" else {}
+        found += all_steps(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+    return found
+
+
 def _training_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    return [step for step in definition.get("Steps", []) if step.get("Type") == "Training"]
+    return [step for step in all_steps(definition.get("Steps", [])) if step.get("Type") == "Training"]
 
 
 def find_definition_violations(definition_json: str, expected_role_arn: str) -> list[str]:

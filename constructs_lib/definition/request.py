@@ -10,18 +10,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from constructs_lib.config.model_config import ModelConfig, ModelHyperparameters, StrictModel
-from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
-
-TRAINING_STEP_NAME = "ModelTraining"
+from constructs_lib.config.registry_config import MODEL_PACKAGE_GROUP_PATTERN, RegistrySettings
+from constructs_lib.config.stage_config import STAGE_NAME_PATTERN, NetworkSettings, RetrySettings
+from training_src import contract
 
 
 class DefinitionRequest(StrictModel):
     """Inputs of one offline rendering of the training pipeline's definition.
 
     S3 URIs and ARNs here are placeholders shaped like the real thing; the construct
-    swaps them for CDK tokens after rendering.
+    swaps them for CDK tokens after rendering. ``stage_name`` only names the stage in errors.
     """
 
+    stage_name: str = Field(..., pattern=STAGE_NAME_PATTERN)
     pipeline_name: str
     region: str
     role_arn: str = Field(..., pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
@@ -30,3 +31,6 @@ class DefinitionRequest(StrictModel):
     hyperparameters: ModelHyperparameters
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     retries: RetrySettings = Field(default_factory=RetrySettings)
+    channels: tuple[str, ...] = contract.CHANNELS
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    model_package_group_name: str = Field(..., pattern=MODEL_PACKAGE_GROUP_PATTERN)

@@ -1,63 +1,37 @@
 """The one module that imports the SageMaker Python SDK (v2).
 
-It holds ``PyTorchTrainingStepBuilder`` (the seed's builder, kept behaviour for
-behaviour) and ``render_pipeline_definition``, which renders the pipeline offline:
-a ``PipelineSession`` over a boto3 session with a region and static dummy credentials,
-explicit S3 locations, an ``s3://`` source bundle and an ARN-shaped role, so the SDK never
-calls AWS. Importing it costs about 2.7 s, so callers import it lazily (see
-``render_cache.render_definition_cached``).
+It holds ``PyTorchTrainingStepBuilder`` (the seed's builder), ``RegistrationStepsBuilder`` (the
+seed's next step: a quality gate and the registration of the passing model) and
+``render_pipeline_definition``, which renders the pipeline offline: a ``PipelineSession`` over a
+boto3 session with a region and static dummy credentials, explicit S3 locations, an ``s3://``
+source bundle and an ARN-shaped role, so the SDK never calls AWS. Importing it costs about 2.7 s,
+so callers import it lazily (see ``render_cache.render_definition_cached``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-for _name in ("sagemaker", "sagemaker.config", "sagemaker.workflow.utilities", "botocore.credentials"):
-    # The SDK logs INFO and WARNING lines that are expected offline (e.g. it drops TrainingJobName),
-    # and botocore would announce the dummy credentials below as "found", which would mislead.
-    logging.getLogger(_name).setLevel(logging.ERROR)
+from constructs_lib.definition.offline_env import OFFLINE_AWS_ENVIRONMENT, offline_aws_environment
 
-OFFLINE_AWS_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "offline-rendering",
-    "AWS_SECRET_ACCESS_KEY": "offline-rendering",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-"""While the SDK is imported: it builds a default boto3 session at import time, and without
-credentials botocore would search ~/.aws, run credential processes or call the instance
-metadata service. Static dummy values keep it from looking anywhere; nothing is signed."""
-
-
-@contextlib.contextmanager
-def _offline_aws_environment() -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in OFFLINE_AWS_ENVIRONMENT}
-    os.environ.update(OFFLINE_AWS_ENVIRONMENT)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-with _offline_aws_environment():
+with offline_aws_environment():
     import boto3
     import sagemaker.utils as sdk_utils
+    from sagemaker import image_uris
     from sagemaker.debugger import ProfilerConfig
     from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
     from sagemaker.pytorch import PyTorch
-    from sagemaker.utils import instance_supports_kms
+    from sagemaker.utils import instance_supports_kms, volume_size_supported
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.parameters import ParameterFloat, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.retry import (
@@ -68,11 +42,29 @@ with _offline_aws_environment():
     )
     from sagemaker.workflow.steps import TrainingStep
 
-from constructs_lib.config.errors import ConfigError  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.config.model_config import HyperparametersBase, ModelConfig  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.config.stage_config import NetworkSettings, RetrySettings  # noqa: E402  # after the SDK is imported inside the offline environment above
-from constructs_lib.definition.request import TRAINING_STEP_NAME, DefinitionRequest  # noqa: E402  # after the SDK is imported inside the offline environment above
-from training_src import contract  # noqa: E402  # after the SDK is imported inside the offline environment above
+from constructs_lib.config.errors import stage_error
+from constructs_lib.config.model_config import DEFAULT_VOLUME_SIZE_GB, HyperparametersBase, ModelConfig
+from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.definition import pipeline_spec as spec
+from constructs_lib.definition.request import DefinitionRequest
+from training_src import contract
+
+__all__ = [  # the SDK classes that registration.py builds with: it takes them from here, the one SDK import
+    "ConditionGreaterThanOrEqualTo",
+    "ConditionStep",
+    "ExecutionVariables",
+    "FailStep",
+    "Join",
+    "Model",
+    "ModelStep",
+    "ParameterFloat",
+    "ParameterString",
+    "PipelineSession",
+    "PyTorchTrainingStepBuilder",
+    "TrainingStep",
+    "image_uris",
+    "render_pipeline_definition",
+]
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.WARNING)  # the SDK configures the root logger at INFO; keep synth output quiet
@@ -98,17 +90,30 @@ sdk_utils.validate_sagemaker_config = _validate_config_once
 
 
 def create_offline_session(region: str) -> PipelineSession:
-    """A ``PipelineSession`` that renders without credentials or network.
-
-    The static dummy credentials stop botocore's credential search (files, processes,
-    instance metadata); the session never sends a request, so nothing is signed.
-    """
+    """A ``PipelineSession`` that renders without credentials or network."""
     boto_session = boto3.Session(
         region_name=region,
         aws_access_key_id=OFFLINE_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=OFFLINE_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
     )
     return PipelineSession(boto_session=boto_session, sagemaker_config=OFFLINE_SDK_CONFIG)
+
+
+class _TrainingStep(TrainingStep):  # type: ignore[misc]  # the SDK is untyped here (follow_imports = skip)
+    """A ``TrainingStep`` whose ``ResourceConfig`` carries no ``VolumeSizeInGB`` when the volume size is None.
+
+    "When using an ML instance with NVMe SSD volumes, SageMaker doesn't provision Amazon EBS General Purpose
+    SSD (gp2) storage" (ResourceConfig, SageMaker API Reference); the SDK's own docs say to leave volume_size
+    out for those instance types, but its request builder always writes the key.
+    """
+
+    @property
+    def arguments(self) -> Any:
+        arguments = super().arguments
+        resources = arguments.get("ResourceConfig", {})
+        if "VolumeSizeInGB" in resources and resources["VolumeSizeInGB"] is None:
+            del resources["VolumeSizeInGB"]
+        return arguments
 
 
 class PyTorchTrainingStepBuilder:
@@ -124,6 +129,9 @@ class PyTorchTrainingStepBuilder:
         kms_key_arn: str | None = None,
         network: NetworkSettings | None = None,
         retries: RetrySettings | None = None,
+        channels: tuple[str, ...] = contract.CHANNELS,
+        input_data_uri: Any = None,
+        stage_name: str = "<stage>",
     ) -> None:
         """Args:
         config: model settings plus S3 locations.
@@ -133,6 +141,9 @@ class PyTorchTrainingStepBuilder:
         kms_key_arn: key for training output and, where the instance allows, the volume.
         network: network isolation and VPC settings; default none.
         retries: step retry policy settings; default ``RetrySettings()``.
+        channels: the channels the job receives; default all of the contract's.
+        input_data_uri: the channels' parent: a pipeline parameter; default ``config.input_path``.
+        stage_name: names the stage in configuration errors.
         """
         self.config = config
         self.hyperparams = hyperparams
@@ -141,7 +152,9 @@ class PyTorchTrainingStepBuilder:
         self.kms_key_arn = kms_key_arn
         self.network = network or NetworkSettings()
         self.retries = retries or RetrySettings()
-        logger.info("Initialized PyTorchTrainingStepBuilder with hyperparams: %s", hyperparams.get_config())
+        self.channels = channels
+        self.input_data_uri = input_data_uri if input_data_uri is not None else config.input_path.rstrip("/")
+        self.stage_name = stage_name
 
     def _create_profiler_config(self) -> ProfilerConfig:
         """Profiler configuration: system metrics every second."""
@@ -163,9 +176,27 @@ class PyTorchTrainingStepBuilder:
             return {"torch_distributed": {"enabled": True}}
         return None
 
+    def _volume_size(self) -> int | None:
+        """The EBS volume size, or None on instance types that train on local NVMe storage.
+
+        The SDK's ``volume_size_supported`` is the rule (family with a ``d``, g5, g6, p5, trn1).
+        """
+        config = self.config
+        if volume_size_supported(config.instance_type):
+            return config.volume_size or DEFAULT_VOLUME_SIZE_GB
+        if config.volume_size is not None:
+            raise stage_error(
+                self.stage_name,
+                "model.volume_size",
+                f"{config.instance_type} trains on its local NVMe instance storage, whose size is fixed; SageMaker "
+                "provisions no EBS volume for it and the volume size does not apply: remove volume_size",
+            )
+        return None
+
     def _create_pytorch_estimator(self, checkpoint_s3_uri: Any) -> PyTorch:
         config, network = self.config, self.network
         encrypt_volume = self.kms_key_arn is not None and instance_supports_kms(config.instance_type)
+        volume_size = self._volume_size()
         try:
             return PyTorch(
                 entry_point=config.entry_point,
@@ -175,7 +206,8 @@ class PyTorchTrainingStepBuilder:
                 instance_type=config.instance_type,
                 framework_version=config.framework_version,
                 py_version=config.py_version,
-                volume_size=config.volume_size,
+                image_uri=config.image_uri,
+                volume_size=volume_size,
                 max_run=config.max_run,
                 output_path=config.output_path,
                 checkpoint_s3_uri=checkpoint_s3_uri,
@@ -196,23 +228,18 @@ class PyTorchTrainingStepBuilder:
             )
         except ValueError as error:
             detail = " ".join(str(error).split())
-            raise ConfigError(
-                f"model: the SageMaker SDK rejects instance_type={config.instance_type} "
+            raise stage_error(
+                self.stage_name,
+                "model",
+                f"the SageMaker SDK rejects instance_type={config.instance_type} "
                 f"instance_count={config.instance_count} framework_version={config.framework_version} "
                 f"py_version={config.py_version}: {detail} (instance_count > 1 needs a GPU ml.p*/ml.g* "
-                "or Trainium ml.trn* instance type)"
+                "or Trainium ml.trn* instance type)",
             ) from None
 
     def create_estimator(self) -> PyTorch:
         """Create the PyTorch estimator."""
-        checkpoint_s3_uri = self._checkpoint_s3_uri()
-        logger.info(
-            "Creating PyTorch estimator: instance type %s, framework %s, python %s",
-            self.config.instance_type,
-            self.config.framework_version,
-            self.config.py_version,
-        )
-        return self._create_pytorch_estimator(checkpoint_s3_uri)
+        return self._create_pytorch_estimator(self._checkpoint_s3_uri())
 
     def _retry_policies(self) -> list[Any]:
         settings: dict[str, Any] = {
@@ -231,19 +258,21 @@ class PyTorchTrainingStepBuilder:
             StepRetryPolicy(exception_types=step_errors, **settings),
         ]
 
+    def _channel_uri(self, channel: str) -> Any:
+        """``<input>/<channel>/``: the trailing slash keeps ``train/`` from also matching ``train-old/``."""
+        if isinstance(self.input_data_uri, str):
+            return f"{self.input_data_uri}/{contract.channel_prefix(channel)}"
+        return Join(on="/", values=[self.input_data_uri, contract.channel_prefix(channel)])
+
     def create_training_step(self) -> TrainingStep:
-        """Create the training step with the train, val and test channels."""
-        input_path = self.config.input_path.rstrip("/")
-        inputs = {
-            channel: TrainingInput(f"{input_path}/{contract.channel_object_key(channel)}")
-            for channel in contract.CHANNELS
-        }
+        """Create the training step with a channel per declared channel folder."""
+        inputs = {channel: TrainingInput(self._channel_uri(channel)) for channel in self.channels}
         estimator = self.create_estimator()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Running within a PipelineSession")
             step_args = estimator.fit(inputs)
-        return TrainingStep(
-            name=TRAINING_STEP_NAME,
+        return _TrainingStep(
+            name=spec.TRAINING_STEP_NAME,
             step_args=step_args,
             depends_on=[],
             retry_policies=self._retry_policies(),
@@ -252,12 +281,17 @@ class PyTorchTrainingStepBuilder:
 
 def render_pipeline_definition(request: DefinitionRequest) -> str:
     """Render the pipeline definition JSON offline, exactly as the SDK would upload it."""
-    with _offline_aws_environment():
+    with offline_aws_environment():
         return _render(request)
 
 
 def _render(request: DefinitionRequest) -> str:
+    from constructs_lib.definition.registration import RegistrationStepsBuilder  # noqa: PLC0415  # it imports this module's SDK names
+
     session = create_offline_session(request.region)
+    input_data_uri = ParameterString(
+        name=spec.INPUT_DATA_URI_PARAMETER, default_value=request.model.input_path.rstrip("/")
+    )
     builder = PyTorchTrainingStepBuilder(
         request.model,
         request.hyperparameters,
@@ -266,10 +300,16 @@ def _render(request: DefinitionRequest) -> str:
         kms_key_arn=request.kms_key_arn,
         network=request.network,
         retries=request.retries,
+        channels=request.channels,
+        input_data_uri=input_data_uri,
+        stage_name=request.stage_name,
     )
+    training_step = builder.create_training_step()
+    registration = RegistrationStepsBuilder(request, session, training_step)
     pipeline = Pipeline(
         name=request.pipeline_name,
-        steps=[builder.create_training_step()],
+        parameters=[input_data_uri, *registration.parameters],
+        steps=[training_step, registration.create_quality_gate()],
         sagemaker_session=session,
         pipeline_experiment_config=None,  # no Experiments: the pipeline role needs no sagemaker:CreateExperiment
     )

@@ -25,7 +25,12 @@ FILE_MODE = 0o644
 
 
 class SourceBundleError(ConfigError):
-    """The training source directory cannot be bundled."""
+    """The training source directory cannot be bundled; ``field`` is the stage setting at fault."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"model.{field}: {detail}")
+        self.field = f"model.{field}"
+        self.detail = detail
 
 
 def list_bundle_files(source_dir: Path) -> list[Path]:
@@ -50,11 +55,12 @@ def build_source_bundle_bytes(source_dir: Path, entry_point: str) -> bytes:
         SourceBundleError: when the folder or the entry point is missing.
     """
     if not source_dir.is_dir():
-        raise SourceBundleError(f"model.source_dir: {source_dir} is not a directory")
+        raise SourceBundleError("source_dir", f"{source_dir} is not a directory")
     if not (source_dir / entry_point).is_file():
         raise SourceBundleError(
-            f"model.entry_point: {entry_point!r} not found at the root of {source_dir}; "
-            "the entry point must be a file directly inside source_dir"
+            "entry_point",
+            f"{entry_point!r} not found at the root of {source_dir}; the entry point must be a file directly inside "
+            "source_dir",
         )
     tar_buffer = io.BytesIO()
     with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:

@@ -15,7 +15,10 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.conftest import (
     STAGES,
+    definition_of,
+    evaluate,
     pipeline_definition_parts,
+    step_named,
     submit_directory_asset_hash,
     training_arguments,
 )
@@ -54,10 +57,14 @@ def test_one_pipeline_with_training_step(stage: str, templates: dict[str, dict[s
     assert json.loads(arguments["HyperParameters"]["sagemaker_program"]) == "train.py"
     regexes = [m["Regex"] for m in arguments["AlgorithmSpecification"]["MetricDefinitions"]]
     assert regexes[0] == "train_loss=([0-9\\.]+)"
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in arguments["InputDataConfig"]}
+    definition = definition_of(templates[stage])
+    channels = {
+        c["ChannelName"]: evaluate(c["DataSource"]["S3DataSource"]["S3Uri"], definition)
+        for c in arguments["InputDataConfig"]
+    }
     data_bucket = next(v for v in channels.values()).split("/")[2]
     assert data_bucket.startswith("Ref:StorageDataBucket")
-    assert channels == {ch: f"s3://{data_bucket}/training-data/{ch}/{ch}.parquet" for ch in ("train", "val", "test")}
+    assert channels == {ch: f"s3://{data_bucket}/training-data/{ch}/" for ch in ("train", "val", "test")}
     checkpoint = arguments["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
     assert checkpoint[1:] == ["checkpoints", {"Get": "Execution.PipelineExecutionId"}]
     assert "cdk-placeholder" not in json.dumps(arguments)
@@ -113,3 +120,29 @@ def test_outputs(stage: str, templates: dict[str, dict[str, Any]]) -> None:
     for name in ("PipelineName", "DataBucketName", "ArtifactsBucketName", "TrainingRoleArn", "PipelineRoleArn"):
         assert name in outputs
     assert outputs["PipelineName"]["Value"] == f"{stage}-pytorch-training"
+    assert outputs["ModelPackageGroupName"]["Value"] == f"{stage}-pytorch-models"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_pipeline_registers_into_the_stacks_group(stage: str, templates: dict[str, dict[str, Any]]) -> None:
+    resources = templates[stage]["Resources"]
+    (group_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    group = resources[group_id]["Properties"]
+    (pipeline,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+    assert group_id in pipeline["DependsOn"], "the group must exist before the first execution registers into it"
+    register = step_named(definition_of(templates[stage]), "RegisterModel-RegisterModel")["Arguments"]
+    assert register["ModelPackageGroupName"] == group["ModelPackageGroupName"] == f"{stage}-pytorch-models"
+    parameters = {p["Name"]: p for p in definition_of(templates[stage])["Parameters"]}
+    assert parameters["InputDataUri"]["DefaultValue"].startswith("s3://Ref:StorageDataBucket")
+    assert parameters["InputDataUri"]["DefaultValue"].endswith("/training-data")
+    assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert parameters["QualityThreshold"]["DefaultValue"] == {"dev": 0.7, "prod": 0.75}[stage]
+
+
+def test_prod_trains_on_nvme_storage_without_an_ebs_volume(templates: dict[str, dict[str, Any]]) -> None:
+    """ml.g5 has NVMe instance storage: no VolumeSizeInGB (see tests/unit/test_pipeline_definition.py for the doc)."""
+    assert training_arguments(templates["prod"])["ResourceConfig"] == {
+        "InstanceCount": 2,
+        "InstanceType": "ml.g5.xlarge",
+    }
+    assert training_arguments(templates["dev"])["ResourceConfig"]["VolumeSizeInGB"] == 30

@@ -53,38 +53,72 @@ def test_serialize_config_is_a_string_map_with_lists_as_json() -> None:
         assert contract.parse_value(spec, serialized[spec.name]) == params.get_config()[spec.name]
 
 
+ECR = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+
+
 @pytest.mark.parametrize(
-    ("raw", "expected"),
+    ("raw", "field", "detail"),
     [
-        ({"account": "12345"}, "context.stages.dev.account"),
-        ({"region": "us-east-9"}, "region 'us-east-9' is not a known AWS region"),
-        ({"pipeline_name": "bad_name!"}, "context.stages.dev.pipeline_name"),
-        ({"pipeline_name": "a" * 257}, "context.stages.dev.pipeline_name"),
-        ({"model": {"instance_type": "m5.xlarge"}}, "context.stages.dev.model.instance_type"),
-        ({"model": {"instance_count": 0}}, "context.stages.dev.model.instance_count"),
-        ({"model": {"volume_size": 0}}, "context.stages.dev.model.volume_size"),
-        ({"model": {"volume_size": 20000}}, "context.stages.dev.model.volume_size"),
-        ({"model": {"framework_version": "9.9.9"}}, "model.framework_version '9.9.9' has no PyTorch training image"),
-        ({"model": {"py_version": "py38"}}, "model.py_version 'py38' does not pair with framework_version"),
-        ({"model": {"max_run": 28 * 86400 + 1}}, "context.stages.dev.model.max_run"),
-        ({"model": {"use_spot_instances": True}}, "use_spot_instances requires max_wait"),
-        ({"model": {"use_spot_instances": True, "max_wait": 10, "max_run": 20}}, "must be greater than max_run"),
-        ({"hyperparameters": {"epochs": 0}}, "context.stages.dev.hyperparameters.epochs"),
-        ({"hyperparameters": {"batch_size": 0}}, "context.stages.dev.hyperparameters.batch_size"),
-        ({"hyperparameters": {"learning_rate": 0}}, "context.stages.dev.hyperparameters.learning_rate"),
-        ({"hyperparameters": {"learning_rate": 2.0}}, "context.stages.dev.hyperparameters.learning_rate"),
-        ({"hyperparameters": {"epochs": "ten"}}, "context.stages.dev.hyperparameters.epochs"),
-        ({"hyperparamters": {}}, "context.stages.dev.hyperparamters: unknown key"),
-        ({"model": {"instance_typ": "ml.m5.large"}}, "context.stages.dev.model.instance_typ: unknown key"),
-        ({"network": {"subnet_ids": ["subnet-1"]}}, "subnet_ids and security_group_ids must be set together"),
-        ({"storage": {"removal_policy": "delete"}}, "context.stages.dev.storage.removal_policy"),
+        ({"account": "12345"}, "account", "should match pattern"),
+        ({"region": "us-east-9"}, "region", "'us-east-9' is not a known AWS region"),
+        ({"pipeline_name": "bad_name!"}, "pipeline_name", "should match pattern"),
+        ({"pipeline_name": "a" * 257}, "pipeline_name", "at most 256"),
+        ({"model": {"instance_type": "m5.xlarge"}}, "model.instance_type", "should match pattern"),
+        ({"model": {"instance_count": 0}}, "model.instance_count", "greater than or equal to 1"),
+        ({"model": {"volume_size": 0}}, "model.volume_size", "greater than or equal to 1"),
+        ({"model": {"volume_size": 20000}}, "model.volume_size", "less than or equal to 16384"),
+        ({"model": {"framework_version": "9.9.9"}}, "model.framework_version", "'9.9.9' has no PyTorch training image"),
+        ({"model": {"py_version": "py38"}}, "model.py_version", "'py38' does not pair with framework_version"),
+        ({"model": {"max_run": 28 * 86400 + 1}}, "model.max_run", "less than or equal to 2419200"),
+        ({"model": {"use_spot_instances": True}}, "model", "use_spot_instances requires max_wait"),
+        ({"model": {"use_spot_instances": True, "max_wait": 10, "max_run": 20}}, "model", "greater than max_run"),
+        ({"model": {"image_uri": "pytorch/pytorch:2.8.0"}}, "model.image_uri", "not an Amazon ECR image URI"),
+        (
+            {"model": {"image_uri": f"{ECR.replace('us-east-1', 'eu-west-1')}/pytorch-training:2.8.0-cpu-py312"}},
+            "model.image_uri",
+            "is in eu-west-1; use a copy in ECR in us-east-1",
+        ),
+        (
+            {"model": {"image_uri": f"{ECR}/pytorch-training:2.9.0-gpu-py313-cu130", "py_version": "py312"}},
+            "model.py_version",
+            "differs from the Python of model.image_uri (py313)",
+        ),
+        ({"hyperparameters": {"epochs": 0}}, "hyperparameters.epochs", "greater than or equal to 1"),
+        ({"hyperparameters": {"batch_size": 0}}, "hyperparameters.batch_size", "greater than or equal to 1"),
+        ({"hyperparameters": {"learning_rate": 0}}, "hyperparameters.learning_rate", "greater than 0"),
+        ({"hyperparameters": {"learning_rate": 2.0}}, "hyperparameters.learning_rate", "less than or equal to 1"),
+        ({"hyperparameters": {"epochs": "ten"}}, "hyperparameters.epochs", "valid integer"),
+        ({"hyperparamters": {}}, "hyperparamters", "unknown key"),
+        ({"model": {"instance_typ": "ml.m5.large"}}, "model.instance_typ", "unknown key"),
+        ({"network": {"subnet_ids": ["subnet-1"]}}, "network", "must be set together"),
+        ({"storage": {"removal_policy": "delete"}}, "storage.removal_policy", "'retain' or 'destroy'"),
+        ({"channels": ["train"]}, "channels", "train and val always, test optional"),
+        ({"channels": ["train", "val", "tst"]}, "channels", "valid: train, val, test"),
+        ({"channels": ["train", "val", "val"]}, "channels", "each channel once"),
+        ({"registry": {"approval_status": "Rejected"}}, "registry.approval_status", "'PendingManualApproval' or"),
+        ({"registry": {"quality_threshold": 1.5}}, "registry.quality_threshold", "less than or equal to 1"),
+        ({"registry": {"model_package_group_name": "a_b"}}, "registry.model_package_group_name", "pattern"),
+        ({"registry": {"inference_instance_types": []}}, "registry.inference_instance_types", "at least 1"),
+        ({"registry": {"transform_instance_types": ["m5"]}}, "registry.transform_instance_types.0", "pattern"),
+        (
+            {"registry": {"inference_framework_version": "2.8.0"}},
+            "registry.inference_framework_version",
+            "'2.8.0' has no PyTorch inference image in us-east-1; valid there: ",
+        ),
+        (
+            {"registry": {"inference_py_version": "py310"}},
+            "registry.inference_py_version",
+            "'py310' does not pair with framework_version 2.6.0; valid: py312",
+        ),
+        ({"registry": {"inference_image_uri": "x"}}, "registry.inference_image_uri", "not an Amazon ECR image URI"),
     ],
 )
-def test_invalid_stage_names_the_field(raw: dict[str, Any], expected: str) -> None:
+def test_invalid_stage_names_the_field(raw: dict[str, Any], field: str, detail: str) -> None:
+    """One form for every error: ``cdk.json: context.stages.<stage>.<field>: <what is wrong and what is valid>``."""
     message = stage_error(raw)
-    assert expected in message
-    assert message.startswith("cdk.json: ")
-    assert "Traceback" not in message
+    assert message.startswith(f"cdk.json: context.stages.dev.{field}: "), message
+    assert detail in message
+    assert "\n" not in message and "Traceback" not in message
 
 
 def test_bad_stage_name_is_rejected() -> None:
@@ -132,3 +166,20 @@ def test_project_cdk_json_is_valid() -> None:
     stages = load_stages(context)
     assert {s.name for s in stages} == {"dev", "prod"}
     assert all(s.account is None for s in stages), "the default stages must synth without an AWS account"
+
+
+def test_registry_defaults_and_the_approval_statuses_the_pipeline_may_pass() -> None:
+    stage = parse_stage("dev", {"region": "us-east-1"})
+    assert stage.channels == list(contract.CHANNELS)
+    assert stage.resolved_model_package_group_name == "dev-pytorch-models"
+    assert stage.registry.allowed_approval_statuses == ("PendingManualApproval",)
+    approving = parse_stage("qa", {"region": "us-east-1", "registry": {"approval_status": "Approved"}})
+    assert approving.registry.allowed_approval_statuses == ("PendingManualApproval", "Approved")
+    named = parse_stage("qa", {"region": "us-east-1", "registry": {"model_package_group_name": "Fraud-Models"}})
+    assert named.resolved_model_package_group_name == "Fraud-Models"
+
+
+def test_image_uri_override_skips_the_catalog_but_checks_region_and_python() -> None:
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-pytorch@sha256:" + "a" * 64
+    stage = parse_stage("dev", {"region": "us-east-1", "model": {"image_uri": uri, "framework_version": "9.9.9"}})
+    assert stage.model.image_uri == uri  # a digest has no Python in its name; framework_version is not used

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from constructs_lib.config.model_config import ModelHyperparameters
 from constructs_lib.config.reference_docs import END, START, main, render_reference
+from tests.conftest import training_arguments
 from training_src import contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,10 +88,8 @@ def test_metric_formatter_refuses_what_the_regex_cannot_read() -> None:
 
 
 def test_rendered_definition_uses_the_contract_regexes(templates: dict[str, dict[str, Any]]) -> None:
-    parts = [p for p in templates["dev"]["Resources"].values() if p["Type"] == "AWS::SageMaker::Pipeline"]
-    body = parts[0]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Join"][1]
-    first_text = body[0]
-    assert json.dumps(contract.metric_definitions())[1:-1] in first_text
+    rendered = training_arguments(templates["dev"])["AlgorithmSpecification"]["MetricDefinitions"]
+    assert rendered == contract.metric_definitions()
 
 
 @pytest.mark.parametrize("spec", contract.HYPERPARAMETERS, ids=lambda s: s.name)

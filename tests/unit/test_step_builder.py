@@ -1,4 +1,4 @@
-"""The step builder's JSON, rendered offline with the real SageMaker SDK (no mocks)."""
+"""The training step's JSON, rendered offline with the real SageMaker SDK (no mocks)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from constructs_lib.config.errors import ConfigError
-from constructs_lib.config.model_config import ModelConfig, ModelHyperparameters
-from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
+from constructs_lib.config.model_config import ModelHyperparameters
+from constructs_lib.config.stage_config import NetworkSettings
 from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
-from constructs_lib.definition.request import DefinitionRequest
 from constructs_lib.definition.sdk_builder import render_pipeline_definition
+from tests.unit.definition_requests import REGION, make_request, training_step
 from training_src import contract
 
 SEED_METRICS = [
@@ -22,34 +22,6 @@ SEED_METRICS = [
     {"Name": "Validation F1 Score", "Regex": "val/f1_score=([0-9\\.]+)"},
     {"Name": "Validation AUC ROC", "Regex": "val/auroc=([0-9\\.]+)"},
 ]
-REGION = "us-east-1"
-
-
-def make_request(**model: Any) -> DefinitionRequest:
-    network = model.pop("network", NetworkSettings())
-    hyperparameters = model.pop("hyperparameters", ModelHyperparameters(epochs=7, feature_columns=["f0", "f1"]))
-    return DefinitionRequest(
-        pipeline_name="unit-pipeline",
-        region=REGION,
-        role_arn=ROLE_PLACEHOLDER,
-        kms_key_arn=kms_key_placeholder(REGION),
-        model=ModelConfig(
-            source_dir=SOURCE_BUNDLE_PLACEHOLDER,
-            input_path="s3://data-bucket/training-data",
-            output_path="s3://artifacts-bucket/training-output",
-            **model,
-        ),
-        hyperparameters=hyperparameters,
-        network=network,
-        retries=RetrySettings(max_attempts=4, interval_seconds=30, backoff_rate=1.5),
-    )
-
-
-def training_step(definition: str) -> dict[str, Any]:
-    steps = json.loads(definition)["Steps"]
-    assert len(steps) == 1
-    step: dict[str, Any] = steps[0]
-    return step
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +91,14 @@ def test_profiler_and_metrics(arguments: dict[str, Any]) -> None:
     assert {"Name": "Test AUC ROC", "Regex": "test/auroc=([0-9\\.]+)"} in metrics
 
 
-def test_channels(arguments: dict[str, Any]) -> None:
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in arguments["InputDataConfig"]}
-    assert channels == {
-        "train": "s3://data-bucket/training-data/train/train.parquet",
-        "val": "s3://data-bucket/training-data/val/val.parquet",
-        "test": "s3://data-bucket/training-data/test/test.parquet",
-    }
+def test_channels_are_folders_under_the_input_parameter(arguments: dict[str, Any]) -> None:
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in arguments["InputDataConfig"]}
+    assert list(channels) == list(contract.CHANNELS)
+    for channel, source in channels.items():
+        assert source["S3DataType"] == "S3Prefix"
+        assert source["S3Uri"] == {
+            "Std:Join": {"On": "/", "Values": [{"Get": "Parameters.InputDataUri"}, f"{channel}/"]}
+        }
 
 
 def test_retry_policies(rendered: str) -> None:
@@ -176,11 +149,14 @@ def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
     assert args["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
 
 
-def test_multi_instance_cpu_is_a_clear_error() -> None:
-    with pytest.raises(
-        ConfigError, match=r"model: the SageMaker SDK rejects instance_type=ml.m5.xlarge instance_count=2"
-    ):
+def test_multi_instance_cpu_is_a_clear_error_naming_the_stage() -> None:
+    with pytest.raises(ConfigError) as raised:
         render_pipeline_definition(make_request(instance_count=2))
+    message = str(raised.value)
+    assert message.startswith(
+        "cdk.json: context.stages.unit.model: the SageMaker SDK rejects instance_type=ml.m5.xlarge"
+    )
+    assert "instance_count=2" in message and "\n" not in message
 
 
 def test_fixed_checkpoint_uri_spot_and_network() -> None:

