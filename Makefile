@@ -104,8 +104,7 @@ reject: venv ## Reject model version VERSION=n of $(STAGE) with REASON="..."
 	$(OPS) reject --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
 
 train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from scratch unless RESUME=1
-	$(OPS) train-local --stage $(STAGE) --data-dir local_data --output-dir local_output --sample-data \
-		$(if $(filter 1,$(RESUME)),--resume)
+	$(OPS) train-local --stage $(STAGE) --data-dir local_data --output-dir local_output --sample-data $(if $(filter 1,$(RESUME)),--resume)
 	@echo "Model: local_output/model   Metrics and plots: local_output/output"
 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)

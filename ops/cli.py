@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except ConfigError as error:
-        print(f"Invalid configuration:\n{error}", file=sys.stderr)
+        print(f"error: invalid configuration: {error}", file=sys.stderr)
         return 2
     except OperatorError as error:
         print(f"error: stage {args.stage}: {error}", file=sys.stderr)

@@ -24,11 +24,13 @@ Guide, https://docs.aws.amazon.com/sagemaker/latest/dg/build-and-manage-paramete
 
 @dataclass(frozen=True)
 class Parameter:
-    """A pipeline parameter: name, type (one of ``PARAMETER_TYPES``) and default as a string."""
+    """A pipeline parameter: name, type (one of ``PARAMETER_TYPES``), default as a string, and the
+    values a String parameter is limited to (``EnumValues``; empty: any)."""
 
     name: str
     type: str
     default: str | None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def parameters(definition: Mapping[str, Any]) -> dict[str, Parameter]:
             name=item["Name"],
             type=item.get("Type", "String"),
             default=None if default is None else parameter_text(default),
+            choices=tuple(str(choice) for choice in item.get("EnumValues") or ()),
         )
     return found
 

@@ -104,7 +104,7 @@ def read_execution(sagemaker: Any, arn: str, finished: dict[str, StepState]) -> 
 def render(state: ExecutionState) -> list[tuple[str, str]]:
     """``(key, line)`` rows: the execution, then one per step."""
     rows = [("", f"execution {state.arn.rsplit('/', 1)[-1]}: {state.status}")]
-    rows += [(s.name, f"  {s.name:<24} {s.status:<10} {s.detail}".rstrip()) for s in state.steps]
+    rows += [(s.name, f"  {s.name:<28} {s.status:<10} {s.detail}".rstrip()) for s in state.steps]
     return rows
 
 

@@ -11,7 +11,7 @@ the definition records is shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # botocore ships no type hints
@@ -86,7 +86,7 @@ def describe_version(aws: StageAws, arn: str) -> ModelVersion:
 def format_version(version: ModelVersion) -> str:
     """One line: version, approval status, creation time (UTC), figures, and the approval reason."""
     figures = ", ".join(f"{name}={value}" for name, value in sorted(version.figures.items())) or "-"
-    created = version.created.strftime("%Y-%m-%d %H:%M UTC")
+    created = version.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     reason = f'  "{version.description}"' if version.description else ""
     return f"{version.version:>7}  {version.status:<21}  {created}  {figures}{reason}"
 

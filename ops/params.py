@@ -70,6 +70,8 @@ def check_value(parameter: Parameter, value: str) -> str:
         if value.strip().lower() not in BOOLEAN_TEXT:
             raise OperatorError(f"{problem}: give true or false")
         return BOOLEAN_TEXT[value.strip().lower()]
+    if parameter.choices and value not in parameter.choices:
+        raise OperatorError(f"{problem}: valid: {', '.join(parameter.choices)}")
     return value
 
 
