@@ -150,6 +150,8 @@ def describe_error(error: Exception, region: str) -> str | None:
         error = error.__context__
     if isinstance(error, ClientError):
         return describe_client_error(error)
+    if isinstance(error, S3UploadFailedError):
+        return one_line(str(error))
     for types, describe in _LOCAL_FAILURES:
         if isinstance(error, types):
             return describe(error, region)
@@ -162,7 +164,10 @@ def aws_errors(region: str) -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
-        raise OperatorError(describe_error(error, region)) from None
+        message = describe_error(error, region)
+        if message is None:
+            raise
+        raise OperatorError(message) from None
 
 
 class StageAws:

@@ -11,11 +11,13 @@ ResourceNotFound for DescribePipeline). moto produces the CloudFormation, STS an
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,11 +27,11 @@ from moto import mock_aws
 from moto.core import enable_iam_authentication
 
 from constructs_lib.config.stage_config import StageConfig, parse_stage
-from ops import cli, models, preflight, start
+from ops import cli, models, preflight, start, upload
 from ops.aws import OperatorError, StageAws, aws_errors, describe_error
 from ops.stages import PROJECT_ROOT
 from tests.ops import shapes
-from tests.ops.conftest import Deployed, create_stack, stubbed
+from tests.ops.conftest import Deployed, create_stack, sample_dir, stubbed
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -126,6 +128,16 @@ def test_access_denied_names_the_s3_action(deployed: Deployed) -> None:
         start.start_pipeline(StageAws(deployed.stage, session), "", sys.stdout)
     assert "access denied: the credentials in use may not call s3:ListBucket" in str(raised.value)
     assert deployed.executions() == []
+
+
+def test_a_denied_upload_names_the_action_and_the_file_check_came_first(deployed: Deployed, tmp_path: Path) -> None:
+    """boto3's upload_file wraps the ClientError in S3UploadFailedError; the line still names the action."""
+    allowed = ["cloudformation:DescribeStacks", "sagemaker:DescribePipeline", "s3:ListBucket"]
+    session = iam_user_session(allowed)
+    denial = pytest.raises(OperatorError, match="may not call s3:PutObject;")
+    with enable_iam_authentication(), denial, aws_errors(deployed.stage.region):
+        upload.upload_data(StageAws(deployed.stage, session), sample_dir(tmp_path), None, io.StringIO())
+    assert deployed.object_keys() == []
 
 
 def test_access_denied_names_the_action_aws_names(deployed: Deployed) -> None:

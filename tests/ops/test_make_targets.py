@@ -14,12 +14,16 @@ from ops import cli
 from ops.stages import PROJECT_ROOT
 
 
+def make(*args: str) -> str:
+    """What ``make`` prints, run on the project's Makefile."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
 def dry_run(*args: str) -> list[str]:
     """The recipe lines ``make -n`` prints for the target, without its dependencies' recipes."""
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-n", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-    )
-    return [line for line in result.stdout.splitlines() if "ops.cli" in line or line.startswith("cdk ")]
+    return [line for line in make("-n", *args).splitlines() if "ops.cli" in line or line.startswith("cdk ")]
 
 
 @pytest.mark.parametrize("target", ["deploy", "bootstrap"])
@@ -53,22 +57,9 @@ def test_operator_targets_pass_stage_and_variables(args: list[str], expected: st
 
 def test_make_passes_a_quoted_reason_through_the_environment() -> None:
     reason = 'it\'s "worse" on the holdout; see #42'
-    recipe = subprocess.run(
-        ["make", "--no-print-directory", "-n", "reject", "VERSION=3", f"REASON={reason}"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "it's" not in recipe  # never spliced into the shell line ...
-    echoed = subprocess.run(  # ... but exported to it: a probe target added to the real Makefile
-        ["make", "--no-print-directory", "--eval", 'probe: ; @printf %s "$$REASON"', "probe", f"REASON={reason}"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert echoed == reason
+    assert "it's" not in make("-n", "reject", "VERSION=3", f"REASON={reason}")  # never spliced into the shell line
+    probe = 'probe: ; @printf %s "$$REASON"'  # ... but exported to it: a target added to the real Makefile
+    assert make("--eval", probe, "probe", f"REASON={reason}") == reason
 
 
 @pytest.mark.parametrize("version", ["x", "0", ""])
