@@ -69,7 +69,8 @@ S3_ACTIONS = {
     "CompleteMultipartUpload": "s3:PutObject",
     "HeadObject": "s3:GetObject",
 }
-"""S3 says only "Access Denied"; these are the IAM actions its operations need."""
+"""S3 says only "Access Denied"; these are the IAM actions its operations need ("Required permissions
+for Amazon S3 API operations", https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html)."""
 _DENIED_ACTION = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*-]+)")
 UNFINISHED_STACK_STATES = frozenset(
     {"CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED"}

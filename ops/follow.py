@@ -57,8 +57,12 @@ class ExecutionState:
 
 
 def training_detail(sagemaker: Any, job_arn: str) -> tuple[str, str | None]:
-    """``SecondaryStatus`` and latest metric values of a training job, and its failure reason."""
-    job = sagemaker.describe_training_job(TrainingJobName=job_arn.split("/", 1)[-1])
+    """``SecondaryStatus`` and latest metric values of a training job, and its failure reason.
+
+    The job name is the ARN's last part, as the SageMaker SDK itself reads a pipeline step's
+    ``Metadata.TrainingJob.Arn`` (``sagemaker/workflow/pipeline.py``, ``get_function_step_result``).
+    """
+    job = sagemaker.describe_training_job(TrainingJobName=job_arn.rsplit("/", maxsplit=1)[-1])
     metrics = ", ".join(f"{m['MetricName']}={m['Value']:.4f}" for m in job.get("FinalMetricDataList", []))
     detail = " ".join(part for part in (job.get("SecondaryStatus", ""), metrics) if part)
     return detail, job.get("FailureReason")
