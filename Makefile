@@ -11,7 +11,12 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: help venv dev node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
-	train-local bench-synth bench-train clean
+	upload-data follow models approve reject train-local bench-synth bench-train clean
+
+# Operator targets read these from the environment (`make approve STAGE=dev VERSION=3 REASON="..."`),
+# so values with spaces or quotes reach the CLI unchanged.
+OPS := $(PY) -m ops.cli
+export PARAMS EXECUTION VERSION REASON FROM TO LIMIT
 
 help: ## List every target with a one-line description
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -69,22 +74,37 @@ format: dev ## Apply ruff fixes and formatting
 docs: venv ## Regenerate the README's config reference from the pydantic models
 	$(PY) -m constructs_lib.config.reference_docs --write README.md
 
-bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (needs AWS credentials)
+bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (checks AWS credentials first)
+	$(OPS) check-credentials --stage $(STAGE)
 	cdk bootstrap -c stage=$(STAGE)
 
-deploy: venv node ## Deploy the stack of $(STAGE) (needs AWS credentials), e.g. make deploy STAGE=dev
+deploy: venv node ## Deploy the stack of $(STAGE) (checks AWS credentials first), e.g. make deploy STAGE=dev
+	$(OPS) check-credentials --stage $(STAGE)
 	cdk deploy -c stage=$(STAGE) --require-approval broadening
 
-upload-sample-data: dev ## Upload a synthetic dataset to the data bucket of $(STAGE) (needs AWS credentials)
-	$(PY) training_src/synthetic_data.py --out-dir local_data
-	$(PY) -m ops.cli upload-data --stage $(STAGE) --from-dir local_data
+upload-sample-data: dev ## Upload the synthetic sample (generated into local_data once) to $(STAGE)'s channels
+	$(OPS) upload-data --stage $(STAGE) --from-dir local_data --sample-data $(if $(TO),--to "$$TO")
 
-start-pipeline: venv ## Start an execution of the $(STAGE) pipeline (needs AWS credentials)
-	$(PY) -m ops.cli start --stage $(STAGE)
+upload-data: dev ## Check, then upload FROM=<dir>/<channel>/**/*.parquet to $(STAGE) [TO=s3://<bucket>/<input_prefix>/<name>]
+	$(OPS) upload-data --stage $(STAGE) --from-dir "$$FROM" $(if $(TO),--to "$$TO")
 
-train-local: dev ## Train on a small synthetic dataset on this machine with the dev stage's hyperparameters
-	$(PY) training_src/synthetic_data.py --out-dir local_data
-	$(PY) -m ops.cli train-local --stage dev --data-dir local_data --output-dir local_output
+start-pipeline: venv ## Check PARAMS="Name=value ..." and each channel's data, then start a $(STAGE) run [FOLLOW=1]
+	$(OPS) start --stage $(STAGE) --params "$$PARAMS" $(if $(filter 1,$(FOLLOW)),--follow)
+
+follow: venv ## Follow a $(STAGE) execution until it ends [EXECUTION=arn; default the latest]
+	$(OPS) follow --stage $(STAGE) $(if $(EXECUTION),--execution "$$EXECUTION")
+
+models: venv ## List $(STAGE)'s model versions: approval status, quality figures, creation time [LIMIT=n]
+	$(OPS) models --stage $(STAGE) $(if $(LIMIT),--limit "$$LIMIT")
+
+approve: venv ## Approve model version VERSION=n of $(STAGE) [REASON="..."]
+	$(OPS) approve --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
+
+reject: venv ## Reject model version VERSION=n of $(STAGE) with REASON="..."
+	$(OPS) reject --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
+
+train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from scratch unless RESUME=1
+	$(OPS) train-local --stage $(STAGE) --data-dir local_data --output-dir local_output --sample-data $(if $(filter 1,$(RESUME)),--resume)
 	@echo "Model: local_output/model   Metrics and plots: local_output/output"
 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)

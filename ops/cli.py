@@ -1,123 +1,153 @@
-"""Stage operations for the Makefile: trainer arguments, data upload, pipeline start.
+"""The operator CLI behind the Makefile's stage targets: argument parsing and dispatch only.
 
-``train-args`` is offline; ``upload-data`` and ``start`` call AWS with the credentials
-in use and read the deployed stack's outputs to find the bucket and the pipeline.
+Each command's logic lives in its own module (``start``, ``follow``, ``models``, ``upload``,
+``train_local``, ``preflight``). Every failure ends as ONE line on stderr that names the stage and
+what to do, never a traceback: configuration errors exit 2, AWS and operator errors exit 1.
 
-    python -m ops.cli train-args --stage dev
-    python -m ops.cli train-local --stage dev --data-dir local_data --output-dir local_output
-    python -m ops.cli upload-data --stage dev --from-dir local_data
-    python -m ops.cli start --stage dev
+    python -m ops.cli check-credentials --stage dev
+    python -m ops.cli train-local --stage prod [--resume]
+    python -m ops.cli upload-data --stage dev --from-dir local_data [--to s3://<bucket>/training-data/2024-06]
+    python -m ops.cli start --stage dev [--params "QualityThreshold=0.8"] [--follow]
+    python -m ops.cli follow --stage dev [--execution ARN]
+    python -m ops.cli models --stage dev
+    python -m ops.cli approve --stage dev --version 3 [--reason "..."]
+    python -m ops.cli reject --stage dev --version 3 --reason "..."
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import shlex
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from constructs_lib.config.cdk_json import read_cdk_json_context
 from constructs_lib.config.errors import ConfigError
-from constructs_lib.config.stage_config import StageConfig, load_stages
-from training_src import contract
+from constructs_lib.config.stage_config import StageConfig
+from ops import follow, models, preflight, start, train_local, upload
+from ops.aws import OperatorError, StageAws, aws_errors
+from ops.stages import load_stage
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STACK_PREFIX = "SageMakerTraining-"
-
-
-def load_stage(name: str, cdk_json: Path = PROJECT_ROOT / "cdk.json") -> StageConfig:
-    """The validated config of one stage from ``cdk.json``."""
-    (stage,) = load_stages(read_cdk_json_context(cdk_json), selected=name, source=cdk_json.name)
-    return stage
+Handler = Callable[[StageConfig, argparse.Namespace], int]
 
 
-def trainer_arguments(stage: StageConfig) -> list[str]:
-    """The ``--name value`` arguments SageMaker passes to the entry point for this stage."""
-    arguments: list[str] = []
-    for name, value in stage.hyperparameters.serialize_config().items():
-        arguments += [f"--{name}", value]
-    return arguments
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: <message>`` and exit 2."""
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
-def train_locally(stage: StageConfig, data_dir: Path, output_dir: Path) -> int:
-    """Run the entry point on this machine with the stage's hyperparameters, laid out like SageMaker."""
-    env = dict(os.environ)
-    for channel in contract.CHANNELS:
-        env[f"SM_CHANNEL_{channel.upper()}"] = str(data_dir / channel)
-    env.update(
-        SM_MODEL_DIR=str(output_dir / "model"),
-        SM_OUTPUT_DATA_DIR=str(output_dir / "output"),
-        CHECKPOINT_DIR=str(output_dir / "checkpoints"),
-        SAGEMAKER_BASE_DIR=str(output_dir),
-    )
-    entry_point = PROJECT_ROOT / stage.model.source_dir / stage.model.entry_point
-    command = [sys.executable, str(entry_point), *trainer_arguments(stage)]
-    print("$", shlex.join(command), flush=True)
-    return subprocess.run(command, env=env, check=False).returncode
+def positive_int(text: str) -> int:
+    """A model version number: 1, 2, ..."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"VERSION must be a version number such as 3 (got {text!r})")
+    return int(text)
 
 
-def _stack_outputs(stage: StageConfig) -> dict[str, str]:
-    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
-
-    client = boto3.client("cloudformation", region_name=stage.region)
-    (stack,) = client.describe_stacks(StackName=f"{STACK_PREFIX}{stage.name}")["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+def _credentials(stage: StageConfig, args: argparse.Namespace) -> int:
+    print(preflight.check_credentials(StageAws(stage)))
+    return 0
 
 
-def upload_data(stage: StageConfig, from_dir: Path) -> None:
-    """Upload ``<from_dir>/<channel>/<channel>.parquet`` to the stage's input prefix."""
-    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
-
-    bucket = _stack_outputs(stage)["DataBucketName"]
-    s3: Any = boto3.client("s3", region_name=stage.region)
-    for channel in contract.CHANNELS:
-        local = from_dir / contract.channel_object_key(channel)
-        if not local.is_file():
-            raise ConfigError(f"{local}: missing; expected {contract.channel_object_key(channel)} under {from_dir}")
-        key = f"{stage.input_prefix}/{contract.channel_object_key(channel)}"
-        s3.upload_file(str(local), bucket, key)
-        print(f"uploaded {local} -> s3://{bucket}/{key}")
+def _train_args(stage: StageConfig, args: argparse.Namespace) -> int:
+    print(shlex.join(train_local.trainer_arguments(stage)))
+    return 0
 
 
-def start_pipeline(stage: StageConfig) -> None:
-    """Start one execution of the stage's pipeline and print its ARN."""
-    import boto3  # noqa: PLC0415  # lazy: only the AWS-facing commands need it
+def _train_local(stage: StageConfig, args: argparse.Namespace) -> int:
+    if args.sample_data:
+        train_local.ensure_sample_data(args.data_dir, sys.stdout)
+    return train_local.train_locally(stage, args.data_dir, args.output_dir, args.resume, sys.stdout)
 
-    client: Any = boto3.client("sagemaker", region_name=stage.region)
-    response = client.start_pipeline_execution(PipelineName=stage.resolved_pipeline_name)
-    print(response["PipelineExecutionArn"])
+
+def _upload(stage: StageConfig, args: argparse.Namespace) -> int:
+    sample = functools.partial(train_local.ensure_sample_data, args.from_dir, sys.stdout) if args.sample_data else None
+    return upload.upload_data(StageAws(stage), args.from_dir, args.to or None, sys.stdout, prepare=sample)
+
+
+def _start(stage: StageConfig, args: argparse.Namespace) -> int:
+    then = functools.partial(follow.follow_execution, interval=args.interval) if args.follow else None
+    return start.start_pipeline(StageAws(stage), args.params, sys.stdout, then)
+
+
+def _follow(stage: StageConfig, args: argparse.Namespace) -> int:
+    aws = StageAws(stage)
+    arn = args.execution or follow.latest_execution(aws)
+    return follow.follow_execution(aws, arn, sys.stdout, interval=args.interval)
+
+
+def _models(stage: StageConfig, args: argparse.Namespace) -> int:
+    return models.show_models(StageAws(stage), sys.stdout, args.limit)
+
+
+def _approval(status: str) -> Handler:
+    def handler(stage: StageConfig, args: argparse.Namespace) -> int:
+        return models.set_approval(StageAws(stage), args.version, status, args.reason, sys.stdout)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per operator action."""
+    parser = OneLineParser(prog="ops.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--stage", required=True, help="stage name in cdk.json (STAGE)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("check-credentials", _credentials, "check the AWS credentials (and the stage's pinned account)")
+    command("train-args", _train_args, "print the trainer arguments of the stage")
+    sub = command("train-local", _train_local, "train on this machine with the stage's hyperparameters")
+    sub.add_argument("--data-dir", type=Path, default=Path("local_data"))
+    sub.add_argument("--output-dir", type=Path, default=Path("local_output"))
+    sub.add_argument("--resume", action="store_true", help="continue from earlier checkpoints (RESUME=1)")
+    sub.add_argument("--sample-data", action="store_true", help="generate the synthetic sample if data-dir has none")
+    sub = command("upload-data", _upload, "check, then upload <from-dir>/<channel>/**/*.parquet")
+    sub.add_argument("--from-dir", type=Path, required=True)
+    sub.add_argument("--to", default="", help="an s3:// folder under the stage's input root (TO)")
+    sub.add_argument("--sample-data", action="store_true", help="generate the synthetic sample if from-dir has none")
+    sub = command("start", _start, "check parameters and data, then start one pipeline execution")
+    sub.add_argument("--params", default="", help='"Name=value ..." (PARAMS)')
+    sub.add_argument("--follow", action="store_true", help="follow the execution until it ends (FOLLOW=1)")
+    sub.add_argument("--interval", type=float, default=follow.POLL_SECONDS, help=argparse.SUPPRESS)
+    sub = command("follow", _follow, "follow an execution (default: the latest) until it ends")
+    sub.add_argument("--execution", default="", help="pipeline execution ARN (EXECUTION)")
+    sub.add_argument("--interval", type=float, default=follow.POLL_SECONDS, help="seconds between polls")
+    sub = command("models", _models, "list the model package group's versions")
+    sub.add_argument("--limit", type=int, default=models.DEFAULT_LIMIT, help="newest N versions; 0 for all (LIMIT)")
+    for name, status in (("approve", "Approved"), ("reject", "Rejected")):
+        sub = command(name, _approval(status), f"set a model version's approval status to {status}")
+        sub.add_argument("--version", type=positive_int, required=True, help="version number (VERSION)")
+        sub.add_argument("--reason", default="", help="why; kept as ApprovalDescription (REASON)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command for its stage, with AWS failures turned into ``OperatorError``."""
+    stage = load_stage(args.stage)
+    handler: Handler = args.handler
+    with aws_errors(stage.region):
+        return handler(stage, args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command; config errors exit 2 with a one-line reason."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for command in ("train-args", "train-local", "upload-data", "start"):
-        sub = commands.add_parser(command)
-        sub.add_argument("--stage", required=True)
-        if command == "upload-data":
-            sub.add_argument("--from-dir", type=Path, required=True)
-        if command == "train-local":
-            sub.add_argument("--data-dir", type=Path, default=Path("local_data"))
-            sub.add_argument("--output-dir", type=Path, default=Path("local_output"))
-    args = parser.parse_args(argv)
+    """Parse the command line and run one command; every failure is one line on stderr."""
+    args: Any = build_parser().parse_args(argv)
     try:
-        stage = load_stage(args.stage)
-        if args.command == "train-args":
-            print(shlex.join(trainer_arguments(stage)))
-        elif args.command == "train-local":
-            return train_locally(stage, args.data_dir, args.output_dir)
-        elif args.command == "upload-data":
-            upload_data(stage, args.from_dir)
-        else:
-            start_pipeline(stage)
+        return run(args)
     except ConfigError as error:
-        print(f"Invalid configuration:\n{error}", file=sys.stderr)
+        print(f"error: invalid configuration: {error}", file=sys.stderr)
         return 2
-    return 0
+    except OperatorError as error:
+        print(f"error: stage {args.stage}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

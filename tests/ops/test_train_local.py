@@ -1,0 +1,120 @@
+"""``make train-local``: the chosen stage's hyperparameters, a fresh start unless RESUME=1, the sample once."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constructs_lib.config.stage_config import parse_stage
+from ops import cli
+from ops.aws import OperatorError
+from ops.train_local import SAMPLE_GENERATOR, ensure_sample_data, set_aside_checkpoints, train_locally
+from tests.ops.conftest import sample_dir, write_parquet
+
+PROD = parse_stage("prod", {"region": "eu-west-1", "hyperparameters": {"epochs": 20, "learning_rate": 0.01}})
+
+
+class Recorder:
+    """Stands in for ``subprocess.run``: records each command and its environment."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def __call__(self, command: list[str], env: dict[str, str] | None = None, **_: Any) -> Any:
+        self.calls.append((command, env or {}))
+        return subprocess.CompletedProcess(command, 0)
+
+
+def checkpoints(tmp_path: Path) -> Path:
+    directory = tmp_path / "out" / "checkpoints"
+    directory.mkdir(parents=True)
+    (directory / "epoch-0005.pt").write_bytes(b"state")
+    return directory
+
+
+def test_a_rerun_starts_fresh_and_keeps_the_earlier_checkpoints_aside(tmp_path: Path) -> None:
+    directory = checkpoints(tmp_path)
+    out = io.StringIO()
+    moved = set_aside_checkpoints(directory, resume=False, out=out)
+    assert moved is not None
+    assert not directory.exists()
+    assert (moved / "epoch-0005.pt").read_bytes() == b"state"
+    assert moved.name.startswith("checkpoints.previous-")
+    assert (
+        out.getvalue()
+        == f"starting fresh: moved earlier checkpoints to {moved}/ (RESUME=1 continues from them instead)\n"
+    )
+    directory.mkdir()
+    (directory / "epoch-0001.pt").write_bytes(b"")
+    assert set_aside_checkpoints(directory, resume=False, out=io.StringIO()) not in (None, moved)
+
+
+def test_resume_keeps_them_and_an_empty_folder_needs_nothing(tmp_path: Path) -> None:
+    directory = checkpoints(tmp_path)
+    out = io.StringIO()
+    assert set_aside_checkpoints(directory, resume=True, out=out) is None
+    assert (directory / "epoch-0005.pt").exists()
+    assert "RESUME=1: resuming from" in out.getvalue()
+    (directory / "epoch-0005.pt").unlink()
+    assert set_aside_checkpoints(directory, resume=False, out=io.StringIO()) is None
+
+
+def test_the_chosen_stage_hyperparameters_reach_the_trainer(tmp_path: Path) -> None:
+    checkpoints(tmp_path)
+    run, out = Recorder(), io.StringIO()
+    assert train_locally(PROD, tmp_path / "data", tmp_path / "out", False, out, run=run) == 0
+    ((command, env),) = run.calls
+    assert command[command.index("--epochs") + 1] == "20"
+    assert command[command.index("--learning_rate") + 1] == "0.01"
+    assert env["CHECKPOINT_DIR"] == str(tmp_path / "out" / "checkpoints")
+    assert env["SM_CHANNEL_VAL"] == str(tmp_path / "data" / "val")
+    assert not (tmp_path / "out" / "checkpoints").exists()  # set aside before the trainer ran
+    assert "stage prod: its hyperparameters, in 1 local process" in out.getvalue()
+
+
+def test_the_cli_reads_the_named_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """``STAGE`` used to be ignored (dev always); ``make train-local STAGE=prod`` passes it (test_make_targets)."""
+    assert cli.main(["train-args", "--stage", "prod"]) == 0
+    assert "--epochs 20" in capsys.readouterr().out
+
+
+def test_the_sample_is_generated_when_absent_and_reused_after(tmp_path: Path) -> None:
+    data, out = tmp_path / "local_data", io.StringIO()
+    ensure_sample_data(data, out)  # the real generator, once
+    assert sorted(p.relative_to(data).as_posix() for p in data.rglob("*.parquet")) == [
+        "test/test.parquet",
+        "train/train.parquet",
+        "val/val.parquet",
+    ]
+    run = Recorder()
+    ensure_sample_data(data, out, run=run)
+    assert run.calls == []
+    assert out.getvalue().splitlines()[0] == f"generating the synthetic sample dataset in {data}/"
+    assert (
+        out.getvalue().splitlines()[-1]
+        == f"using the data in {data}/ (train, val, test); delete it to regenerate the sample"
+    )
+
+
+def test_own_partial_data_is_never_overwritten(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "train" / "mine.parquet")
+    run = Recorder()
+    with pytest.raises(OperatorError, match="has train but no val data; add it, or delete"):
+        ensure_sample_data(tmp_path, io.StringIO(), run=run)
+    assert run.calls == []
+    sample_dir(tmp_path / "fresh", ("train", "val"))
+    ensure_sample_data(tmp_path / "fresh", io.StringIO(), run=run)  # the test channel is optional
+    assert run.calls == []
+
+
+def test_generation_failure_is_reported(tmp_path: Path) -> None:
+    def failing(command: list[str], **_: Any) -> Any:
+        assert command[1] == str(SAMPLE_GENERATOR)
+        return subprocess.CompletedProcess(command, 3)
+
+    with pytest.raises(OperatorError, match=r"generating the sample dataset failed \(exit 3\)"):
+        ensure_sample_data(tmp_path / "data", io.StringIO(), run=failing)
