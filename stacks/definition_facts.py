@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib.config.errors import ConfigError
+
 ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[^:@]+)(?:[:@].+)?$"
 )
@@ -58,16 +60,17 @@ def training_image_repositories(definition: str) -> list[EcrRepository]:
     """The ECR repositories of the training steps' images, each once, in step order.
 
     Raises:
-        ValueError: when a training image is not an ECR image URI (SageMaker pulls training images from ECR).
+        ConfigError: when a training image is not an ECR image URI (SageMaker pulls training images from ECR).
     """
     repositories: dict[EcrRepository, None] = {}
     for arguments in training_step_arguments(definition):
         image = arguments["AlgorithmSpecification"]["TrainingImage"]
         match = ECR_IMAGE.match(image) if isinstance(image, str) else None
         if match is None:
-            raise ValueError(
-                f"training image {image!r} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/"
-                "<repository>:<tag>); the training role can only be granted pulls from ECR repositories"
+            raise ConfigError(
+                f"training image {image!r} is not an Amazon ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/"
+                "<repository>:<tag>); SageMaker pulls training images from ECR, and the training role is granted "
+                "pulls from that repository only"
             )
         repositories[EcrRepository(match["account"], match["region"], match["repository"])] = None
     return list(repositories)

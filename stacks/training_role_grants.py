@@ -84,6 +84,8 @@ def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerTrainingP
     * ``kms:CreateGrant``: "If you specify a volume KMS key in the resource configuration of your training
       job" (same section). SageMaker creates the grant for the job's storage volume, so it is limited to
       grants for AWS resources (``kms:GrantIsForAWSResource``, a key the CreateGrant action supports).
+
+    ``kms:DescribeKey`` is not granted: no call of the job needs it.
     """
     key = storage.key.key_arn
     statements = [
