@@ -27,8 +27,9 @@ from typing import Any
 
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 
-SPANNING_NAMES = frozenset({"ObjectName", "LogGroupName", "LogStreamName", "RoleNameWithPath", "RepositoryName",
-                            "ModelPackageName"})  # fmt: skip
+SPANNING_NAMES = frozenset(
+    {"ObjectName", "LogGroupName", "LogStreamName", "RoleNameWithPath", "RepositoryName", "ModelPackageName"}
+)
 """Placeholders whose values may contain ``/``: S3 keys, log groups and streams, role paths, ECR
 namespaces, versioned model packages (``<group>/<version>``). Every other name is one segment."""
 LOCATION_NAMES = frozenset({"Partition", "Region", "Account"})

@@ -20,9 +20,17 @@ REGISTRY_GUIDE = (
     "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html"
 )
 REGISTER_ARGUMENTS = {
-    "ModelPackageGroupName", "ModelApprovalStatus", "InferenceSpecification", "CustomerMetadataProperties",
-    "ModelPackageDescription", "MetadataProperties", "SkipModelValidation", "Domain", "Task", "Tags",
-}  # fmt: skip
+    "ModelPackageGroupName",
+    "ModelApprovalStatus",
+    "InferenceSpecification",
+    "CustomerMetadataProperties",
+    "ModelPackageDescription",
+    "MetadataProperties",
+    "SkipModelValidation",
+    "Domain",
+    "Task",
+    "Tags",
+}
 """CreateModelPackage arguments whose only effect is what the package records (no call of their own)."""
 FIRST_VERSION = 1
 
@@ -59,11 +67,23 @@ def register_model_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
     }
     caller, version = ex.stack.pipeline_role_arn, ex.arn("sagemaker", f"model-package/{group}/{FIRST_VERSION}")
     calls = [
-        Call(f"{step['Name']}: register in the group", caller, "sagemaker:CreateModelPackage",
-             ex.arn("sagemaker", f"model-package-group/{group}"), context, REGISTRY_GUIDE),
-        Call(f"{step['Name']}: create the version", caller, "sagemaker:CreateModelPackage", version, context,
-             REGISTRY_GUIDE),
-    ]  # fmt: skip
+        Call(
+            f"{step['Name']}: register in the group",
+            caller,
+            "sagemaker:CreateModelPackage",
+            ex.arn("sagemaker", f"model-package-group/{group}"),
+            context,
+            REGISTRY_GUIDE,
+        ),
+        Call(
+            f"{step['Name']}: create the version",
+            caller,
+            "sagemaker:CreateModelPackage",
+            version,
+            context,
+            REGISTRY_GUIDE,
+        ),
+    ]
     if arguments.get("Tags"):
         calls.append(Call(f"{step['Name']}: tag the version", caller, "sagemaker:AddTags", version, {}, REGISTRY_GUIDE))
     return calls
@@ -85,11 +105,16 @@ def _execution_rows(ex: Execution) -> list[Call]:
         raise UnmodelledError("PipelineExperimentConfig makes Pipelines create experiments and trials; add their rows")
     names = dict.fromkeys((ex.stack.pipeline_name, ex.stack.pipeline_name.lower()))
     return [
-        Call(f"execution: SageMaker assumes the pipeline role ({spelling})", SAGEMAKER_SERVICE, "sts:AssumeRole",
-             ex.stack.pipeline_role_arn,
-             {"aws:SourceArn": ex.execution_arn(spelling), "aws:SourceAccount": ex.stack.env.account}, TRUST)
+        Call(
+            f"execution: SageMaker assumes the pipeline role ({spelling})",
+            SAGEMAKER_SERVICE,
+            "sts:AssumeRole",
+            ex.stack.pipeline_role_arn,
+            {"aws:SourceArn": ex.execution_arn(spelling), "aws:SourceAccount": ex.stack.env.account},
+            TRUST,
+        )
         for spelling in names
-    ]  # fmt: skip
+    ]
 
 
 def execution_calls(ex: Execution) -> list[Call]:

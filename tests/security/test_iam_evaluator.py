@@ -95,10 +95,10 @@ def test_kms_needs_the_key_policy() -> None:
     """A key policy that allows the account delegates to IAM; one that does not, blocks IAM grants."""
     request = Request(ROLE, "kms:Decrypt", KEY)
     identity = [allow("kms:Decrypt", KEY)]
-    delegating = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                                 "Action": "kms:*", "Resource": "*"}]}  # fmt: skip
-    other_account = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
-                                    "Action": "kms:*", "Resource": "*"}]}  # fmt: skip
+    delegating, other_account = (
+        {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*"}]}
+        for account in ("111122223333", "444455556666")
+    )
     assert evaluate(request, identity_policies=identity, key_policy=delegating) is Decision.ALLOW
     assert evaluate(request, identity_policies=[], key_policy=delegating) is Decision.IMPLICIT_DENY
     assert evaluate(request, identity_policies=identity, key_policy=other_account) is Decision.IMPLICIT_DENY

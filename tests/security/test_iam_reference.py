@@ -48,8 +48,12 @@ def test_every_statement_matches_the_reference(stack_models: dict[str, StackIam]
     ("statement", "expected"),
     [
         pytest.param(
-            {"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "arn:aws:kms:us-east-1:111122223333:key/k",
-             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+            {
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": "arn:aws:kms:us-east-1:111122223333:key/k",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
             "kms:DescribeKey does not support condition key kms:GrantIsForAWSResource",
             id="condition-key-the-action-lacks",
         ),
@@ -74,7 +78,7 @@ def test_every_statement_matches_the_reference(stack_models: dict[str, StackIam]
             id="misspelt-action",
         ),
     ],
-)  # fmt: skip
+)
 def test_the_reference_check_can_fail(statement: dict[str, Any], expected: str) -> None:
     assert any(expected in violation for violation in reference_violations(statement)), reference_violations(statement)
 

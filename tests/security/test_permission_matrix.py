@@ -26,12 +26,28 @@ WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu"}
 """Stages on EBS-backed instance types; prod's ml.g5 trains on NVMe instance storage (no volume key)."""
 INSTANCES = {"prod": 2, "gpu": 2}
 EVERY_RUN = {
-    "sts:AssumeRole", "sagemaker:CreateTrainingJob", "iam:PassRole", "sagemaker:AddTags",
-    "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "s3:ListBucket", "s3:GetObject", "s3:PutObject",
-    "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "logs:CreateLogGroup", "logs:DescribeLogStreams",
-    "logs:CreateLogStream", "logs:PutLogEvents", "cloudwatch:PutMetricData", "ecr:GetAuthorizationToken",
-    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-}  # fmt: skip
+    "sts:AssumeRole",
+    "sagemaker:CreateTrainingJob",
+    "iam:PassRole",
+    "sagemaker:AddTags",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:Encrypt",
+    "logs:CreateLogGroup",
+    "logs:DescribeLogStreams",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+}
 
 
 def denials(stack: StackIam) -> list[tuple[Call, Decision]]:

@@ -52,12 +52,16 @@ TOOLKIT = (
 )
 TRUST = f"SageMaker guide, Cross-service confused deputy prevention, {GUIDE}/security-confused-deputy-prevention.html"
 
-KNOWN_ARGUMENTS = {
+ARGUMENTS_WITH_ROWS = {
     "AlgorithmSpecification", "CheckpointConfig", "HyperParameters", "InputDataConfig", "OutputDataConfig",
-    "ProfilerConfig", "ResourceConfig", "RoleArn", "VpcConfig",  # rows below
-    "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "EnableNetworkIsolation",
-    "Environment", "RetryStrategy", "StoppingCondition",  # settings of the job itself: no call of their own
+    "ProfilerConfig", "ResourceConfig", "RoleArn", "VpcConfig",
 }  # fmt: skip
+SETTINGS_WITHOUT_CALLS = {
+    "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "EnableNetworkIsolation", "Environment",
+    "RetryStrategy", "StoppingCondition",
+}  # fmt: skip
+"""Settings of the job itself: no call of their own."""
+KNOWN_ARGUMENTS = ARGUMENTS_WITH_ROWS | SETTINGS_WITHOUT_CALLS
 LOG_EPOCH = "1700000000"
 
 
@@ -72,8 +76,14 @@ def training_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
     role = str(ex.value(arguments["RoleArn"]))
     return [
         *_pipeline_role_rows(step["Name"], arguments, ex, job_arn, role),
-        Call(f"{step['Name']}: SageMaker assumes the job's role", SAGEMAKER_SERVICE, "sts:AssumeRole", role,
-             {"aws:SourceArn": job_arn, "aws:SourceAccount": ex.stack.env.account}, TRUST),
+        Call(
+            f"{step['Name']}: SageMaker assumes the job's role",
+            SAGEMAKER_SERVICE,
+            "sts:AssumeRole",
+            role,
+            {"aws:SourceArn": job_arn, "aws:SourceAccount": ex.stack.env.account},
+            TRUST,
+        ),
         *_channel_rows(step["Name"], arguments, ex, role),
         *_code_rows(step["Name"], arguments, ex, role),
         *_output_rows(step["Name"], arguments, ex, role, job),
@@ -81,7 +91,7 @@ def training_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
         *_log_and_metric_rows(step["Name"], arguments, ex, role, job),
         *_image_rows(step["Name"], arguments, ex, role),
         *_vpc_rows(step["Name"], arguments, ex, role),
-    ]  # fmt: skip
+    ]
 
 
 def _pipeline_role_rows(name: str, arguments: dict[str, Any], ex: Execution, job_arn: str, role: str) -> list[Call]:
@@ -91,18 +101,33 @@ def _pipeline_role_rows(name: str, arguments: dict[str, Any], ex: Execution, job
     create_context = {
         "sagemaker:InstanceTypes": [resources["InstanceType"]],
         **({"sagemaker:VolumeKmsKey": resources["VolumeKmsKeyId"]} if "VolumeKmsKeyId" in resources else {}),
-        **({"sagemaker:OutputKmsKey": arguments["OutputDataConfig"]["KmsKeyId"]}
-           if "KmsKeyId" in arguments["OutputDataConfig"] else {}),
-    }  # fmt: skip
+        **(
+            {"sagemaker:OutputKmsKey": arguments["OutputDataConfig"]["KmsKeyId"]}
+            if "KmsKeyId" in arguments["OutputDataConfig"]
+            else {}
+        ),
+    }
     return [
         Call(f"{name}: start the job", caller, "sagemaker:CreateTrainingJob", job_arn, create_context, API_PERMISSIONS),
-        Call(f"{name}: pass the job's role", caller, "iam:PassRole", role,
-             {"iam:PassedToService": SAGEMAKER_SERVICE}, API_PERMISSIONS),
+        Call(
+            f"{name}: pass the job's role",
+            caller,
+            "iam:PassRole",
+            role,
+            {"iam:PassedToService": SAGEMAKER_SERVICE},
+            API_PERMISSIONS,
+        ),
         Call(f"{name}: tag the job", caller, "sagemaker:AddTags", job_arn, {}, API_PERMISSIONS),
         Call(f"{name}: watch the job", caller, "sagemaker:DescribeTrainingJob", job_arn, {}, API_PERMISSIONS),
-        Call(f"{name}: stop the job with the execution", caller, "sagemaker:StopTrainingJob", job_arn, {},
-             API_PERMISSIONS),
-    ]  # fmt: skip
+        Call(
+            f"{name}: stop the job with the execution",
+            caller,
+            "sagemaker:StopTrainingJob",
+            job_arn,
+            {},
+            API_PERMISSIONS,
+        ),
+    ]
 
 
 def _kms_rows(
@@ -198,12 +223,16 @@ def _volume_rows(name: str, arguments: dict[str, Any], ex: Execution, role: str)
 
 def _log_and_metric_rows(name: str, arguments: dict[str, Any], ex: Execution, role: str, job: str) -> list[Call]:
     group = ex.arn("logs", "log-group:/aws/sagemaker/TrainingJobs")
-    calls = [Call(f"{name}: log group", role, f"logs:{a}", f"{group}:*", {}, LOGS)
-             for a in ("CreateLogGroup", "DescribeLogStreams")]  # fmt: skip
+    calls = [
+        Call(f"{name}: log group", role, f"logs:{a}", f"{group}:*", {}, LOGS)
+        for a in ("CreateLogGroup", "DescribeLogStreams")
+    ]
     for host in range(1, int(arguments["ResourceConfig"]["InstanceCount"]) + 1):
         stream = f"{group}:log-stream:{job}/algo-{host}-{LOG_EPOCH}"
-        calls += [Call(f"{name}: log stream of algo-{host}", role, f"logs:{a}", stream, {}, LOGS)
-                  for a in ("CreateLogStream", "PutLogEvents")]  # fmt: skip
+        calls += [
+            Call(f"{name}: log stream of algo-{host}", role, f"logs:{a}", stream, {}, LOGS)
+            for a in ("CreateLogStream", "PutLogEvents")
+        ]
     namespace = {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
     calls.append(Call(f"{name}: metrics", role, "cloudwatch:PutMetricData", "*", namespace, METRICS))
     return calls
@@ -231,12 +260,19 @@ def _vpc_rows(name: str, arguments: dict[str, Any], ex: Execution, role: str) ->
     subnets = [ex.arn("ec2", f"subnet/{subnet}") for subnet in vpc["Subnets"]]
     groups = [ex.arn("ec2", f"security-group/{group}") for group in vpc["SecurityGroupIds"]]
     in_subnet = {"ec2:Subnet": subnets[0]}
-    describe = ("DescribeDhcpOptions", "DescribeNetworkInterfaces", "DescribeSecurityGroups", "DescribeSubnets",
-                "DescribeVpcs")  # fmt: skip
+    describe = (
+        "DescribeDhcpOptions",
+        "DescribeNetworkInterfaces",
+        "DescribeSecurityGroups",
+        "DescribeSubnets",
+        "DescribeVpcs",
+    )
     manage = ("CreateNetworkInterfacePermission", "DeleteNetworkInterface", "DeleteNetworkInterfacePermission")
     return [
         *(Call(f"{name}: VPC lookup", role, f"ec2:{a}", "*", {}, VPC) for a in describe),
-        *(Call(f"{name}: create the job's interface", role, "ec2:CreateNetworkInterface", resource, in_subnet, VPC)
-          for resource in (interface, *subnets, *groups)),
+        *(
+            Call(f"{name}: create the job's interface", role, "ec2:CreateNetworkInterface", resource, in_subnet, VPC)
+            for resource in (interface, *subnets, *groups)
+        ),
         *(Call(f"{name}: manage the job's interface", role, f"ec2:{a}", interface, in_subnet, VPC) for a in manage),
-    ]  # fmt: skip
+    ]
