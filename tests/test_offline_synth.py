@@ -1,14 +1,21 @@
-"""`cdk synth` needs no AWS account, credentials or network, and is byte-for-byte repeatable."""
+"""`cdk synth` needs no AWS account, credentials or network, and is byte-for-byte repeatable.
+
+Two guards watch the synth: a ``sitecustomize`` socket guard records any network attempt by
+Python, and, where the machine permits it, ``unshare -n`` runs the whole synth (the Node CLI and
+jsii included) in a network namespace with no interfaces. Where ``unshare -n`` is not permitted,
+the Node half is reported as skipped, not silently assumed.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cdk_synth
+from tests.conftest import PROJECT_ROOT, run_cdk_synth
 
 SOCKET_GUARD = textwrap.dedent(
     """
@@ -35,6 +42,22 @@ SOCKET_GUARD = textwrap.dedent(
 )
 
 
+NODE = PROJECT_ROOT / "node_modules" / ".bin" / "node"
+NODE_CONNECT_PROBE = "require('net').connect(443, '1.1.1.1').on('error', e => console.log(e.code))"
+NO_NAMESPACE = (
+    "`unshare -n` is not permitted on this machine: the synth ran without a network namespace, so the Node "
+    "CLI's and jsii's network use was NOT observed (only Python's sockets were guarded)"
+)
+
+
+@dataclass(frozen=True)
+class OfflineSynth:
+    """A finished offline synth, and whether it ran in a network namespace with no interfaces."""
+
+    outdir: Path
+    in_network_namespace: bool
+
+
 def network_namespace_prefix() -> list[str]:
     """``unshare -n`` (a network namespace with no interfaces) where this machine allows it."""
     try:
@@ -54,27 +77,39 @@ def synth_files(outdir: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def offline_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def offline_synth(tmp_path_factory: pytest.TempPathFactory) -> OfflineSynth:
     """A synth with AWS_* removed, an empty HOME, Python sockets blocked, and a fresh render (no cache)."""
     root = tmp_path_factory.mktemp("offline")
     (root / "guard").mkdir()
     (root / "guard" / "sitecustomize.py").write_text(SOCKET_GUARD)
     log = root / "socket-attempts.log"
     outdir = root / "cdk.out"
+    prefix = network_namespace_prefix()
     result = run_cdk_synth(
         outdir,
         PYTHONPATH=str(root / "guard"),
         SOCKET_GUARD_LOG=str(log),
         PIPELINE_DEFINITION_CACHE="off",
-        prefix=network_namespace_prefix(),
+        prefix=prefix,
     )
     assert result.returncode == 0, result.stderr
     assert not log.exists(), f"synth tried to reach the network: {log.read_text()}"
-    return outdir
+    return OfflineSynth(outdir, bool(prefix))
 
 
-def test_synth_works_offline_without_credentials(offline_synth: Path) -> None:
-    assert {f"SageMakerTraining-{s}.template.json" for s in ("dev", "prod")} <= set(synth_files(offline_synth))
+def test_synth_works_offline_without_credentials(offline_synth: OfflineSynth) -> None:
+    files = set(synth_files(offline_synth.outdir))
+    assert {f"SageMakerTraining-{s}.template.json" for s in ("dev", "prod")} <= files
+
+
+def test_the_node_cli_synthesized_without_a_network(offline_synth: OfflineSynth) -> None:
+    """The synth above ran in `unshare -n`, where Node cannot open a connection (the probe proves it)."""
+    if not offline_synth.in_network_namespace:
+        pytest.skip(NO_NAMESPACE)
+    probe = subprocess.run(
+        ["unshare", "-n", str(NODE), "-e", NODE_CONNECT_PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert probe.stdout.strip() == "ENETUNREACH", probe.stdout + probe.stderr
 
 
 def test_socket_guard_really_blocks(tmp_path: Path) -> None:
@@ -88,7 +123,7 @@ def test_socket_guard_really_blocks(tmp_path: Path) -> None:
     assert "example.com" in log.read_text()
 
 
-def test_two_syntheses_are_byte_identical(offline_synth: Path, tmp_path: Path) -> None:
+def test_two_syntheses_are_byte_identical(offline_synth: OfflineSynth, tmp_path: Path) -> None:
     """Fresh render (offline_synth) vs cold cache vs warm cache: the same bytes every time."""
     cache = tmp_path / "render-cache"
     cold, warm = tmp_path / "cold", tmp_path / "warm"
@@ -96,6 +131,6 @@ def test_two_syntheses_are_byte_identical(offline_synth: Path, tmp_path: Path) -
         result = run_cdk_synth(outdir, PIPELINE_DEFINITION_CACHE_DIR=str(cache))
         assert result.returncode == 0, result.stderr
     assert len(list(cache.glob("*.json"))) == 2, "one cached definition per stage"
-    reference = synth_files(offline_synth)
+    reference = synth_files(offline_synth.outdir)
     assert synth_files(cold) == reference
     assert synth_files(warm) == reference

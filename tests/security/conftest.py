@@ -1,7 +1,8 @@
 """Fixtures of the security proof: the app built in-process with extra stages, and cdk-nag findings.
 
-One temporary ``cdk.json`` holds the real stages plus three that exercise other code paths:
-``destroy`` (auto-delete custom resource), ``vpc`` (ENI permissions) and ``spot`` (checkpoints).
+One temporary ``cdk.json`` holds the real stages plus four that exercise other code paths:
+``destroy`` (auto-delete custom resource), ``vpc`` (ENI permissions), ``spot`` (checkpoints) and
+``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
 The app is built twice per session: as configured, and with every cdk-nag acknowledgement
 switched off, which shows that each acknowledgement matches a finding cdk-nag really reports.
 """
@@ -21,11 +22,14 @@ from constructs import IConstruct
 import app as app_module
 from stacks.training_pipeline_stack import TrainingPipelineStack
 from tests.conftest import PROJECT_ROOT, STAGES
+from tests.security.cfn_resolver import CfnEnvironment
+from tests.security.stack_iam import StackIam, stack_iam
 
 EXTRA_STAGES: dict[str, dict[str, Any]] = {
     "destroy": {"region": "us-east-1", "storage": {"removal_policy": "destroy", "checkpoint_expiration_days": 3}},
     "vpc": {"region": "us-east-1", "network": {"subnet_ids": ["subnet-123"], "security_group_ids": ["sg-123"]}},
     "spot": {"region": "us-east-1", "model": {"use_spot_instances": True, "max_wait": 172800, "max_run": 86400}},
+    "gpu": {"region": "us-west-2", "model": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}},
 }
 ALL_STAGES = (*STAGES, *EXTRA_STAGES)
 
@@ -115,3 +119,11 @@ def built_unacknowledged(security_cdk_json: Path, tmp_path_factory: pytest.TempP
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cdk.Validations, "acknowledge", lambda *_args, **_kwargs: None)
         return build_app(security_cdk_json, tmp_path_factory.mktemp("security-raw"))
+
+
+@pytest.fixture(scope="session")
+def stack_models(built: BuiltApp) -> dict[str, StackIam]:
+    """Stage -> its roles, policies and pipeline definition, resolved for a fake account in its region."""
+    return {
+        stage: stack_iam(built.template(stage), CfnEnvironment(stack.region)) for stage, stack in built.stacks.items()
+    }

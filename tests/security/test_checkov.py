@@ -1,4 +1,8 @@
-"""checkov (CloudFormation, offline): no failed check on any template; every skip justified in metadata."""
+"""checkov (CloudFormation, offline): no failed check on any template; every skip justified in metadata.
+
+One checkov run (it takes several seconds to start) covers every stage template plus a deliberately
+broken one, which shows the check can fail; its results are kept apart from the stages'.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from tests.conftest import PROJECT_ROOT, STAGES, offline_env
 from tests.security.conftest import EXTRA_STAGES, BuiltApp
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
+BROKEN_TEMPLATE = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}}}}
+"""A bucket with no public access block, versioning or access logging."""
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +31,20 @@ def checkov_templates(synthesized_outdir: Path, built: BuiltApp) -> dict[str, Pa
 
 
 @pytest.fixture(scope="session")
-def checkov_report(checkov_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One checkov run over every template (it takes several seconds to start)."""
+def broken_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("checkov-broken") / "broken.template.json"
+    path.write_text(json.dumps(BROKEN_TEMPLATE))
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkov_run(
+    checkov_templates: dict[str, Path], broken_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One checkov run over every stage template and the broken one."""
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} missing: run `make tools` (checkov lives in its own venv)")
-    files = [arg for path in checkov_templates.values() for arg in ("-f", str(path))]
+    files = [arg for path in (*checkov_templates.values(), broken_template) for arg in ("-f", str(path))]
     home = tmp_path_factory.mktemp("checkov-home")
     result = subprocess.run(
         [str(CHECKOV), "--framework", "cloudformation", "--skip-download", "-o", "json", *files],
@@ -44,6 +59,28 @@ def checkov_report(checkov_templates: dict[str, Path], tmp_path_factory: pytest.
     reports = report if isinstance(report, list) else [report]
     assert [r["check_type"] for r in reports] == ["cloudformation"]
     return dict(reports[0])
+
+
+def _results_for(run: dict[str, Any], keep: Any) -> dict[str, Any]:
+    results = {
+        kind: [c for c in checks if keep(Path(c["file_abs_path"]).name)] for kind, checks in run["results"].items()
+    }
+    return {**run, "results": results}
+
+
+@pytest.fixture(scope="session")
+def checkov_report(checkov_run: dict[str, Any], broken_template: Path) -> dict[str, Any]:
+    """The run's results on the stage templates."""
+    return _results_for(checkov_run, lambda name: name != broken_template.name)
+
+
+def test_checkov_fails_a_broken_template(checkov_run: dict[str, Any], broken_template: Path) -> None:
+    """The check can fail: an open, unversioned, unlogged bucket is reported."""
+    failed = {
+        c["check_id"]
+        for c in _results_for(checkov_run, lambda name: name == broken_template.name)["results"]["failed_checks"]
+    }
+    assert {"CKV_AWS_18", "CKV_AWS_21", "CKV_AWS_53"} <= failed  # access logging, versioning, public access block
 
 
 def test_no_failed_checks(checkov_report: dict[str, Any]) -> None:

@@ -214,9 +214,15 @@ def test_roles_are_for_sagemaker_and_have_no_managed_policies(stage_template: tu
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"]
         assert "Policies" not in role["Properties"]
-        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
-            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
-        ]
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert {k: v for k, v in trust.items() if k != "Condition"} == {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+        }
+        # confused-deputy protection; the values are checked resolved in test_tags_and_trust.py
+        assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert set(trust["Condition"]["ArnLike"]) == {"aws:SourceArn"}
     assert resources_of(stage_template[1], "AWS::IAM::ManagedPolicy") == {}
 
 
@@ -230,9 +236,11 @@ def test_only_the_pipeline_role_passes_only_the_training_role(stage_template: tu
             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [TRAINING_ROLE, "Arn"]},
+            "Sid": "PassTrainingRole",
         }
     ]
-    assert not [s for s in statements_of(template, PIPELINE_ROLE) if any(a.startswith("s3:") for a in actions(s))]
+    pipeline_actions = [a for s in statements_of(template, PIPELINE_ROLE) for a in actions(s)]
+    assert not [a for a in pipeline_actions if a.startswith(("s3:", "kms:"))], "the training job does S3 and KMS"
 
 
 def test_no_action_wildcards(stage_template: tuple[str, dict[str, Any]]) -> None:
@@ -342,7 +350,7 @@ def test_dev_encrypts_the_volume_with_the_stage_key_on_m5(templates: dict[str, d
     ],
 )
 def test_nvme_families_documented_match_the_sdk(instance_type: str, takes_volume_key: bool) -> None:
-    """docs/security-model.md lists these families; the SDK's rule decides what the builder does."""
+    """The README ("Instance types without a volume key") lists these families; the SDK's rule decides."""
     from sagemaker.utils import instance_supports_kms
 
     assert instance_supports_kms(instance_type) is takes_volume_key

@@ -1,0 +1,228 @@
+"""The training role's grants: what one SageMaker training job of the pipeline calls, and nothing else.
+
+Each statement names its actions and is scoped to prefixes and ARNs. CDK's ``grant_read``/
+``grant_read_write``/``grant_encrypt_decrypt`` would add wildcard actions (``s3:GetObject*``,
+``s3:List*``, ``kms:ReEncrypt*`` ...) and the whole asset bucket, so they are not used.
+The guide behind each statement is cited next to it; ``tests/security/test_permission_matrix.py``
+replays every call a pipeline execution makes against these statements.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+
+from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_reference
+from constructs_lib.config.stage_config import StageConfig
+from constructs_lib.secure_storage import OUTPUT_PREFIX, SecureTrainingStorage
+from constructs_lib.training_pipeline import SageMakerTrainingPipeline
+from stacks.definition_facts import encrypts_training_volume, training_image_repositories
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+SAGEMAKER_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+PIPELINE_JOB_PREFIX = "pipelines-"
+"""SageMaker Pipelines names the jobs it starts ``pipelines-<execution id>-<step>-<suffix>``."""
+
+
+def grant_training_role(
+    role: iam.Role, *, stage: StageConfig, storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline
+) -> None:
+    """Add every statement the stage's training jobs need to ``role`` and acknowledge its wildcards."""
+    for statement in (
+        *_s3_statements(stage, storage, pipeline),
+        *_kms_statements(storage, pipeline),
+        *_log_and_metric_statements(),
+        *_image_statements(pipeline),
+        *(_vpc_statements(stage) if stage.network.subnet_ids else ()),
+    ):
+        role.add_to_policy(statement)
+    _acknowledge_wildcards(role, stage, storage)
+
+
+def _s3_statements(
+    stage: StageConfig, storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline
+) -> list[iam.PolicyStatement]:
+    """Channels under the input prefix; output, profiler and checkpoints under the output prefix; the code bundle."""
+    data, artifacts, asset = storage.data_bucket, storage.artifacts_bucket, pipeline.code_asset
+    prefix = stage.input_prefix
+    return [
+        iam.PolicyStatement(
+            sid="ListInputPrefix",
+            actions=["s3:ListBucket"],
+            resources=[data.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        ),
+        iam.PolicyStatement(sid="ReadInput", actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{prefix}/*")]),
+        iam.PolicyStatement(
+            sid="ListTrainingOutput",
+            actions=["s3:ListBucket"],
+            resources=[artifacts.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [OUTPUT_PREFIX, f"{OUTPUT_PREFIX}/*"]}},
+        ),
+        iam.PolicyStatement(
+            sid="ReadWriteTrainingOutput",
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[artifacts.arn_for_objects(f"{OUTPUT_PREFIX}/*")],
+        ),
+        iam.PolicyStatement(
+            sid="ReadCodeBundle",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"],
+        ),
+    ]
+
+
+def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline) -> list[iam.PolicyStatement]:
+    """The stage key: SSE-KMS reads and writes, the output key and, when the job has one, the volume key.
+
+    * ``kms:Decrypt``: reading SSE-KMS objects, and completing multipart uploads (Amazon S3 User Guide,
+      "Using server-side encryption with AWS KMS keys (SSE-KMS)").
+    * ``kms:GenerateDataKey``: writing SSE-KMS objects (same guide).
+    * ``kms:Encrypt``: "If you specify a KMS key in the output configuration of your training job"
+      (SageMaker guide, "How to use SageMaker AI execution roles", CreateTrainingJob API: Execution Role
+      Permissions, https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html).
+    * ``kms:CreateGrant``: "If you specify a volume KMS key in the resource configuration of your training
+      job" (same section). SageMaker creates the grant for the job's storage volume, so it is limited to
+      grants for AWS resources (``kms:GrantIsForAWSResource``, a key the CreateGrant action supports).
+
+    ``kms:DescribeKey`` is not granted: no call of the job needs it.
+    """
+    key = storage.key.key_arn
+    statements = [
+        iam.PolicyStatement(
+            sid="UseStageKey",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[key],
+        )
+    ]
+    if encrypts_training_volume(pipeline.rendered_definition):
+        statements.append(
+            iam.PolicyStatement(
+                sid="EncryptTrainingVolume",
+                actions=["kms:CreateGrant"],
+                resources=[key],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+    return statements
+
+
+def _log_and_metric_statements() -> list[iam.PolicyStatement]:
+    """The job's log group and its ``pipelines-*`` streams, and metrics in SageMaker's namespace.
+
+    Log-group ARNs take the form with a trailing ``:*``: "Use this version to refer to the ARN in IAM
+    policies when specifying permissions for most API actions. The exception is when specifying
+    permissions for TagResource, UntagResource, and ListTagsForResource" (CloudWatch Logs API Reference,
+    "LogGroup", https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html).
+    """
+    log_group = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{TRAINING_LOG_GROUP}"
+    return [
+        iam.PolicyStatement(
+            sid="TrainingLogGroup",
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resources=[f"{log_group}:*"],
+        ),
+        iam.PolicyStatement(
+            sid="TrainingLogStreams",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group}:log-stream:{PIPELINE_JOB_PREFIX}*"],
+        ),
+        iam.PolicyStatement(
+            sid="TrainingMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": SAGEMAKER_METRICS_NAMESPACE}},
+        ),
+    ]
+
+
+def _image_statements(pipeline: SageMakerTrainingPipeline) -> list[iam.PolicyStatement]:
+    """Pull the training images the definition names (their ECR repositories), plus the registry login."""
+    repositories = training_image_repositories(pipeline.rendered_definition)
+    return [
+        iam.PolicyStatement(
+            sid="PullTrainingImage",
+            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            resources=[repository.arn(Aws.PARTITION) for repository in repositories],
+        ),
+        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+    ]
+
+
+def _vpc_statements(stage: StageConfig) -> list[iam.PolicyStatement]:
+    """The ENI permissions SageMaker needs to run the job in the configured subnets."""
+    network = stage.network
+    ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    subnets = [f"{ec2}:subnet/{subnet}" for subnet in network.subnet_ids]
+    security_groups = [f"{ec2}:security-group/{group}" for group in network.security_group_ids]
+    interfaces = f"{ec2}:network-interface/*"
+    describe = ["DescribeDhcpOptions", "DescribeNetworkInterfaces", "DescribeSecurityGroups", "DescribeSubnets"]
+    manage = ["CreateNetworkInterfacePermission", "DeleteNetworkInterface", "DeleteNetworkInterfacePermission"]
+    return [
+        iam.PolicyStatement(
+            sid="DescribeVpc", actions=[f"ec2:{a}" for a in (*describe, "DescribeVpcs")], resources=["*"]
+        ),
+        iam.PolicyStatement(
+            sid="CreateJobInterfaces",
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[interfaces, *subnets, *security_groups],
+        ),
+        iam.PolicyStatement(
+            sid="ManageJobInterfaces",
+            actions=[f"ec2:{a}" for a in manage],
+            resources=[interfaces],
+            conditions={"ArnEquals": {"ec2:Subnet": subnets}},
+        ),
+    ]
+
+
+def _acknowledge_wildcards(role: iam.Role, stage: StageConfig, storage: SecureTrainingStorage) -> None:
+    """Record, finding by finding, why each remaining resource wildcard is needed (cdk-nag IAM5)."""
+    log_group_arn = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
+    unscoped = "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level permissions"
+    if stage.network.subnet_ids:
+        unscoped += " and neither do the ec2:Describe* calls SageMaker makes to place the job in the VPC"
+    acknowledgements = [
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"{unscoped}; PutMetricData is limited to SageMaker's {SAGEMAKER_METRICS_NAMESPACE} namespace "
+            "by condition.",
+            ("Resource::*",),
+        ),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"SageMaker downloads every object of the train/val/test channels under the {stage.input_prefix}/ "
+            "input prefix; object keys are chosen by whoever uploads the data set. Read-only.",
+            (f"Resource::{nag_reference(storage.data_bucket, 'Arn')}/{stage.input_prefix}/*",),
+        ),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"Model artifacts, profiler output and per-execution checkpoints are written under {OUTPUT_PREFIX}/ "
+            "with keys named at run time (job name, execution id); nothing outside that prefix is writable.",
+            (f"Resource::{nag_reference(storage.artifacts_bucket, 'Arn')}/{OUTPUT_PREFIX}/*",),
+        ),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"The trailing :* is the log-group ARN form CloudWatch Logs requires in IAM policies for "
+            f"CreateLogGroup and DescribeLogStreams; it names the one {TRAINING_LOG_GROUP} log group.",
+            (f"Resource::{log_group_arn}:*",),
+        ),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            "SageMaker names the log streams <training job name>/algo-<n>-<epoch> at run time; pipeline "
+            f"training jobs are named {PIPELINE_JOB_PREFIX}<execution>-<step>-<suffix>, so streams are scoped "
+            f"to {PIPELINE_JOB_PREFIX}* in the {TRAINING_LOG_GROUP} log group.",
+            (f"Resource::{log_group_arn}:log-stream:{PIPELINE_JOB_PREFIX}*",),
+        ),
+    ]
+    if stage.network.subnet_ids:
+        acknowledgements.append(
+            NagAcknowledgement(
+                "AwsSolutions-IAM5",
+                "SageMaker creates one network interface per training instance, with an id unknown before the "
+                "job runs; creation is limited to the configured subnets and security groups, and changes to "
+                "interfaces by an ec2:Subnet condition on those subnets.",
+                ("Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",),
+            )
+        )
+    acknowledge_nag(role.node.find_child("DefaultPolicy"), *acknowledgements)
