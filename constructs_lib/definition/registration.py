@@ -49,8 +49,12 @@ class RegistrationStepsBuilder:
         self.gate_metric = spec.gate_metric(request.channels)
         settings = request.registry
         self.threshold = ParameterFloat(name=spec.QUALITY_THRESHOLD_PARAMETER, default_value=settings.quality_threshold)
+        # EnumValues: StartPipelineExecution refuses any other status before anything runs, and the
+        # pipeline role's IAM condition on sagemaker:ModelApprovalStatus enforces the same set.
         self.approval_status = ParameterString(
-            name=spec.MODEL_APPROVAL_STATUS_PARAMETER, default_value=settings.approval_status
+            name=spec.MODEL_APPROVAL_STATUS_PARAMETER,
+            default_value=settings.approval_status,
+            enum_values=list(settings.allowed_approval_statuses),
         )
         self.parameters = [self.threshold, self.approval_status]
 

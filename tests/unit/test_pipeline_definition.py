@@ -59,10 +59,17 @@ def test_parameters_first_with_the_stage_defaults(with_test: dict[str, Any], wit
     assert with_test["Parameters"] == [
         {"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://data-bucket/training-data"},
         {"Name": "QualityThreshold", "Type": "Float", "DefaultValue": 0.7},
-        {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
+        {
+            "Name": "ModelApprovalStatus",
+            "Type": "String",
+            "DefaultValue": "PendingManualApproval",
+            "EnumValues": ["PendingManualApproval"],
+        },
     ]
     defaults = {p["Name"]: p["DefaultValue"] for p in without_test["Parameters"]}
     assert defaults["QualityThreshold"] == 0.8 and defaults["ModelApprovalStatus"] == "Approved"
+    (status,) = [p for p in without_test["Parameters"] if p["Name"] == "ModelApprovalStatus"]
+    assert status["EnumValues"] == ["PendingManualApproval", "Approved"]  # an Approved stage may also register pending
 
 
 def test_steps_train_then_gate_then_register_or_fail(with_test: dict[str, Any]) -> None:
