@@ -77,7 +77,7 @@ class TrainingPipelineStack(Stack):
     Attributes:
         storage: key and buckets.
         training_role: assumed by SageMaker for the pipeline's training jobs.
-        pipeline_role: assumed by SageMaker Pipelines to start and watch the jobs.
+        pipeline_role: assumed by SageMaker Pipelines to start and watch the jobs and register versions.
         model_registry: the model package group the pipeline registers versions in.
         training_pipeline: the pipeline construct.
     """
@@ -98,7 +98,7 @@ class TrainingPipelineStack(Stack):
             self,
             "PipelineRole",
             assumed_by=sagemaker_principal(*pipeline_source_arns(stage.resolved_pipeline_name)),
-            description=f"Lets SageMaker Pipelines start the training jobs of stage {stage.name}",
+            description=f"Lets SageMaker Pipelines run the training jobs and register the models of stage {stage.name}",
         )
         self.model_registry = ModelRegistry(self, "ModelRegistry", stage=stage)
         self.training_pipeline = SageMakerTrainingPipeline(

@@ -108,16 +108,18 @@ def test_a_stage_without_the_test_channel_has_no_test_rows(
 
 
 def _policy_of(template: dict[str, Any], role_prefix: str) -> dict[str, Any]:
-    (policy,) = [
+    policies: list[dict[str, Any]] = [
         resource["Properties"]["PolicyDocument"]
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::IAM::Policy" and resource["Properties"]["Roles"][0]["Ref"].startswith(role_prefix)
     ]
+    (policy,) = policies
     return policy
 
 
 def _statement_of(template: dict[str, Any], role_prefix: str, sid: str) -> dict[str, Any]:
-    (statement,) = [s for s in _policy_of(template, role_prefix)["Statement"] if s.get("Sid") == sid]
+    statements: list[dict[str, Any]] = _policy_of(template, role_prefix)["Statement"]
+    (statement,) = [s for s in statements if s.get("Sid") == sid]
     return statement
 
 
