@@ -171,72 +171,45 @@ def _registration_on_the_group_only(template: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-PROD_PIPELINE = "prod-pytorch-training"
+def _assumes_prod_pipeline_role(source: str) -> tuple[str, str]:
+    return (f"execution: SageMaker assumes the pipeline role ({source}, prod-pytorch-training)", "sts:AssumeRole")
 
 
-@pytest.mark.parametrize(
-    ("defect", "stage", "denied_rows"),
-    [
-        pytest.param(
-            _without("TrainingRole", "EncryptTrainingVolume"),
-            "dev",
-            [("ModelTraining: volume key", "kms:CreateGrant")],
-            id="volume-key-grant-only-on-pipeline-role",
-        ),
-        pytest.param(
-            _without("TrainingRole", "EncryptTrainingVolume"),
-            "gpu",
-            [("ModelTraining: volume key", "kms:CreateGrant")],
-            id="volume-key-grant-missing-on-gpu",
-        ),
-        pytest.param(
-            _log_group_without_star,
-            "dev",
-            [
-                ("ModelTraining: log group", "logs:CreateLogGroup"),
-                ("ModelTraining: log group", "logs:DescribeLogStreams"),
-            ],
-            id="log-group-arn",
-        ),
-        pytest.param(
-            _trust_for_another_account,
-            "prod",
-            [
-                (f"execution: SageMaker assumes the pipeline role (execution, {PROD_PIPELINE})", "sts:AssumeRole"),
-                (f"execution: SageMaker assumes the pipeline role (pipeline, {PROD_PIPELINE})", "sts:AssumeRole"),
-                ("ModelTraining: SageMaker assumes the job's role", "sts:AssumeRole"),
-            ],
-            id="trust-of-another-account",
-        ),
-        pytest.param(
-            _pipeline_trust_for_executions_only,
-            "prod",
-            [(f"execution: SageMaker assumes the pipeline role (pipeline, {PROD_PIPELINE})", "sts:AssumeRole")],
-            id="pipeline-trust-without-the-pipeline-arn",
-        ),
-        pytest.param(
-            _without("PipelineRole", "RegisterModelVersions"),
-            "dev",
-            [
-                ("RegisterModel-RegisterModel: register in the group", "sagemaker:CreateModelPackage"),
-                ("RegisterModel-RegisterModel: create the version", "sagemaker:CreateModelPackage"),
-            ],
-            id="no-registration-grant",
-        ),
-        pytest.param(
-            _registration_on_the_group_only,
-            "dev",
-            [("RegisterModel-RegisterModel: create the version", "sagemaker:CreateModelPackage")],
-            id="registration-on-the-group-without-its-versions",
-        ),
-        pytest.param(
-            _without("PipelineRole", "DescribeModelVersions"),
-            "dev",
-            [("RegisterModel-RegisterModel: read the version back", "sagemaker:DescribeModelPackage")],
-            id="registered-version-not-readable",
-        ),
-    ],
-)
+VOLUME_KEY = ("ModelTraining: volume key", "kms:CreateGrant")
+LOG_GROUP = [("ModelTraining: log group", f"logs:{action}") for action in ("CreateLogGroup", "DescribeLogStreams")]
+ASSUMES_TRAINING_ROLE = ("ModelTraining: SageMaker assumes the job's role", "sts:AssumeRole")
+REGISTER_IN_GROUP = ("RegisterModel-RegisterModel: register in the group", "sagemaker:CreateModelPackage")
+CREATE_VERSION = ("RegisterModel-RegisterModel: create the version", "sagemaker:CreateModelPackage")
+READ_VERSION = ("RegisterModel-RegisterModel: read the version back", "sagemaker:DescribeModelPackage")
+DEFECTS = [
+    pytest.param(_without("TrainingRole", "EncryptTrainingVolume"), "dev", [VOLUME_KEY], id="volume-key-grant-missing"),
+    pytest.param(_without("TrainingRole", "EncryptTrainingVolume"), "gpu", [VOLUME_KEY], id="volume-key-grant-on-gpu"),
+    pytest.param(_log_group_without_star, "dev", LOG_GROUP, id="log-group-arn"),
+    pytest.param(
+        _trust_for_another_account,
+        "prod",
+        [_assumes_prod_pipeline_role("execution"), _assumes_prod_pipeline_role("pipeline"), ASSUMES_TRAINING_ROLE],
+        id="trust-of-another-account",
+    ),
+    pytest.param(
+        _pipeline_trust_for_executions_only,
+        "prod",
+        [_assumes_prod_pipeline_role("pipeline")],
+        id="pipeline-trust-without-the-pipeline-arn",
+    ),
+    pytest.param(
+        _without("PipelineRole", "RegisterModelVersions"),
+        "dev",
+        [REGISTER_IN_GROUP, CREATE_VERSION],
+        id="no-registration-grant",
+    ),
+    pytest.param(_registration_on_the_group_only, "dev", [CREATE_VERSION], id="registration-on-the-group-only"),
+    pytest.param(_without("PipelineRole", "DescribeModelVersions"), "dev", [READ_VERSION], id="version-not-readable"),
+]
+"""(defect, stage, the rows IAM must deny, in matrix order): each defect fails on its own rows only."""
+
+
+@pytest.mark.parametrize(("defect", "stage", "denied_rows"), DEFECTS)
 def test_a_reintroduced_defect_fails_the_matrix(
     built: BuiltApp, defect: Callable[[dict[str, Any]], dict[str, Any]], stage: str, denied_rows: list[tuple[str, str]]
 ) -> None:
