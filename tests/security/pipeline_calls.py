@@ -11,109 +11,59 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.security.execution_model import SAGEMAKER_SERVICE, Call, Execution, UnmodelledError, all_steps
+from tests.security.registry_calls import register_model_rows
 from tests.security.training_calls import API_PERMISSIONS, TRUST, training_rows
 
-REGISTRY_GUIDE = (
-    "SageMaker guide, Register a model version, https://docs.aws.amazon.com/sagemaker/latest/dg/"
-    "model-registry-version.html; Service Authorization Reference, Amazon SageMaker (CreateModelPackage: "
-    "model-package, model-package-group, sagemaker:ModelApprovalStatus), "
-    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html"
-)
-REGISTER_ARGUMENTS = {
-    "ModelPackageGroupName",
-    "ModelApprovalStatus",
-    "InferenceSpecification",
-    "CustomerMetadataProperties",
-    "ModelPackageDescription",
-    "MetadataProperties",
-    "SkipModelValidation",
-    "Domain",
-    "Task",
-    "Tags",
-}
-"""CreateModelPackage arguments whose only effect is what the package records (no call of their own)."""
-FIRST_VERSION = 1
+BRANCHES = ("IfSteps", "ElseSteps")
 
 
-def no_aws_calls(step: dict[str, Any], ex: Execution) -> list[Call]:
-    """Condition and Fail steps are evaluated by Pipelines itself, from properties it already holds.
+def condition_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
+    """A Condition step is evaluated by Pipelines itself, from values it already holds: no call.
 
-    A Condition step compares step properties and parameters (the metric comes from the training
-    step's DescribeTrainingJob, already a row); a Fail step ends the execution with its message
-    (SageMaker guide, "Pipelines steps", build-and-manage-steps.html).
+    Its operands are still evaluated, so a property or parameter the matrix does not model fails
+    here (the metrics come from the training step's DescribeTrainingJob, already a row). Its
+    branches are steps of their own (``all_steps``).
     """
+    ex.resolve({key: value for key, value in step["Arguments"].items() if key not in BRANCHES})
     return []
 
 
-def register_model_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
-    """CreateModelPackage, authorized on the group and on the new version, with the approval status.
-
-    The Service Authorization Reference lists model-package and model-package-group for
-    CreateModelPackage, with ``sagemaker:ModelApprovalStatus`` and
-    ``sagemaker:CustomerMetadataProperties/${MetadataKey}``; "Run a pipeline" shows the version ARN
-    ``model-package/<group, lowercase>/<version>``.
-    """
-    arguments = step["Arguments"]
-    unknown = sorted(set(arguments) - REGISTER_ARGUMENTS)
-    if unknown:
-        raise UnmodelledError(f"step {step['Name']}: RegisterModel arguments {unknown} have no rows in {__name__}")
-    group = str(ex.value(arguments["ModelPackageGroupName"])).rsplit("model-package-group/", 1)[-1].lower()
-    context = {
-        "sagemaker:ModelApprovalStatus": str(ex.value(arguments.get("ModelApprovalStatus", "PendingManualApproval"))),
-        **{
-            f"sagemaker:CustomerMetadataProperties/{key}": str(ex.value(value))
-            for key, value in arguments.get("CustomerMetadataProperties", {}).items()
-        },
-    }
-    caller, version = ex.stack.pipeline_role_arn, ex.arn("sagemaker", f"model-package/{group}/{FIRST_VERSION}")
-    calls = [
-        Call(
-            f"{step['Name']}: register in the group",
-            caller,
-            "sagemaker:CreateModelPackage",
-            ex.arn("sagemaker", f"model-package-group/{group}"),
-            context,
-            REGISTRY_GUIDE,
-        ),
-        Call(
-            f"{step['Name']}: create the version",
-            caller,
-            "sagemaker:CreateModelPackage",
-            version,
-            context,
-            REGISTRY_GUIDE,
-        ),
-    ]
-    if arguments.get("Tags"):
-        calls.append(Call(f"{step['Name']}: tag the version", caller, "sagemaker:AddTags", version, {}, REGISTRY_GUIDE))
-    return calls
+def fail_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
+    """A Fail step ends the execution with its evaluated message: no call (SageMaker guide, "Pipelines steps")."""
+    ex.resolve(step["Arguments"])
+    return []
 
 
 STEP_ROWS: dict[str, Callable[[dict[str, Any], Execution], list[Call]]] = {
     "Training": training_rows,
-    "Condition": no_aws_calls,
-    "Fail": no_aws_calls,
+    "Condition": condition_rows,
+    "Fail": fail_rows,
     "RegisterModel": register_model_rows,
 }
 """Step ``Type`` -> the calls one run of such a step makes. Add a new step type's rows here."""
 
 
 def _execution_rows(ex: Execution) -> list[Call]:
-    """SageMaker assumes the pipeline role for the execution; the execution ARN is tried as written and lowercase."""
-    definition = ex.definition
-    if definition.get("PipelineExperimentConfig"):
+    """SageMaker assumes the pipeline role for the execution.
+
+    The confused-deputy guide's Pipelines example conditions on ``pipeline/<name>/*`` but does not
+    say which ARN SageMaker sends, so each spelling of the name is tried with the execution ARN and
+    with the bare pipeline ARN: the trust must allow every one, or a run could be locked out.
+    """
+    if ex.definition.get("PipelineExperimentConfig"):
         raise UnmodelledError("PipelineExperimentConfig makes Pipelines create experiments and trials; add their rows")
     names = dict.fromkeys((ex.stack.pipeline_name, ex.stack.pipeline_name.lower()))
     return [
         Call(
-            f"execution: SageMaker assumes the pipeline role ({spelling})",
+            f"execution: SageMaker assumes the pipeline role ({kind}, {spelling})",
             SAGEMAKER_SERVICE,
             "sts:AssumeRole",
             ex.stack.pipeline_role_arn,
-            {"aws:SourceArn": ex.execution_arn(spelling), "aws:SourceAccount": ex.stack.env.account},
+            {"aws:SourceArn": source_arn, "aws:SourceAccount": ex.stack.env.account},
             TRUST,
         )
         for spelling in names
+        for kind, source_arn in (("execution", ex.execution_arn(spelling)), ("pipeline", ex.pipeline_arn(spelling)))
     ]
 
 

@@ -71,19 +71,23 @@ def test_only_this_accounts_pipeline_jobs_can_assume_the_training_role(
 
 
 def test_only_this_pipelines_executions_can_assume_the_pipeline_role(stack_models: dict[str, StackIam]) -> None:
+    """The pipeline's ARN and its executions' ARNs, not another pipeline's (a longer name included)."""
     stack = stack_models["prod"]
-    sagemaker = f"arn:aws:sagemaker:{stack.env.region}:{stack.env.account}"
-    assert assume(stack, "PipelineRole", f"{sagemaker}:pipeline/prod-pytorch-training/execution/x") is Decision.ALLOW
-    assert assume(stack, "PipelineRole", f"{sagemaker}:pipeline/dev-pytorch-training/execution/x") is (
-        Decision.IMPLICIT_DENY
-    )
-    assert assume(stack, "PipelineRole", f"{sagemaker}:training-job/pipelines-x") is Decision.IMPLICIT_DENY
+    pipeline = f"arn:aws:sagemaker:{stack.env.region}:{stack.env.account}:pipeline"
+    assert assume(stack, "PipelineRole", f"{pipeline}/prod-pytorch-training/execution/x") is Decision.ALLOW
+    assert assume(stack, "PipelineRole", f"{pipeline}/prod-pytorch-training") is Decision.ALLOW
+    for other in ("dev-pytorch-training/execution/x", "prod-pytorch-training-canary", "prod-pytorch-training-2/x"):
+        assert assume(stack, "PipelineRole", f"{pipeline}/{other}") is Decision.IMPLICIT_DENY, other
+    training_job = f"arn:aws:sagemaker:{stack.env.region}:{stack.env.account}:training-job/pipelines-x"
+    assert assume(stack, "PipelineRole", training_job) is Decision.IMPLICIT_DENY
 
 
 def test_a_mixed_case_pipeline_name_is_trusted_as_written_and_lowercase() -> None:
     """ArnLike is case-sensitive and SageMaker lowercases most ARNs: both spellings, so neither locks out."""
     assert [arn.rsplit(":", 1)[1] for arn in pipeline_source_arns("Dev-Training")] == [
+        "pipeline/Dev-Training",
         "pipeline/Dev-Training/*",
+        "pipeline/dev-training",
         "pipeline/dev-training/*",
     ]
-    assert len(pipeline_source_arns("dev-training")) == 1
+    assert len(pipeline_source_arns("dev-training")) == 2
