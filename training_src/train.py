@@ -38,6 +38,9 @@ from resume import Progress, restore, resume_state, training_settings
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+EVAL_BATCH_ROWS = 8192
+"""Evaluation batches hold at least this many rows: no gradients are kept, so a small ``batch_size``
+would only add per-batch overhead."""
 SYNC_TOLERANCE = 1e-5
 """Largest relative difference of the ranks' weight sums after training before the job fails."""
 
@@ -124,7 +127,8 @@ def _prepare(args: argparse.Namespace, hp: dict[str, Any], ctx: distributed.Dist
     tensors = {
         name: (torch.from_numpy(data.features), torch.from_numpy(data.labels)) for name, data in channels.items()
     }
-    loaders = {name: BatchLoader(*pair, hp["batch_size"], device=ctx.device) for name, pair in tensors.items()}
+    eval_batch = max(hp["batch_size"], EVAL_BATCH_ROWS)
+    loaders = {name: BatchLoader(*pair, eval_batch, device=ctx.device) for name, pair in tensors.items()}
     train_rows = channels["train"].total_rows
     loaders["train_shuffled"] = BatchLoader(
         *tensors["train"], hp["batch_size"], device=ctx.device, shuffle=True, seed=hp["seed"], rank=ctx.rank,

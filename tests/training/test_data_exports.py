@@ -94,7 +94,7 @@ def test_more_ranks_than_rows_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     for channel in ("train", "val"):
         write_export(example_frame(3), tmp_path / channel, parts=1)
     _point_channels(monkeypatch, tmp_path, ("train", "val"))
-    with pytest.raises(DataError, match="channel train: 3 row.*4 processes"):
+    with pytest.raises(DataError, match=r"channel train: 3 row.*4 processes"):
         load_channels("label", [], rank=0, world_size=4)
 
 
