@@ -15,6 +15,7 @@ import resource
 import tracemalloc
 from pathlib import Path
 
+import data
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -73,10 +74,12 @@ def test_export_reads_every_row_without_the_pandas_index(
         assert data.labels.sum() == frame["label"].sum()
 
 
-@pytest.mark.parametrize("world_size", [2, 3])
+@pytest.mark.parametrize(("world_size", "decode_bytes"), [(2, 64 << 20), (3, 64 << 20), (2, 100)])
 def test_rank_shards_partition_the_rows_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_size: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_size: int, decode_bytes: int
 ) -> None:
+    """Row groups of 7 rows; with a 100-byte decode budget every column of a row group is read on its own."""
+    monkeypatch.setattr(data, "WHOLE_GROUP_BYTES", decode_bytes)
     for channel in ("train", "val"):
         write_export(example_frame(101, seed=world_size), tmp_path / channel, parts=4, row_group_size=7)
     _point_channels(monkeypatch, tmp_path, ("train", "val"))
@@ -88,6 +91,11 @@ def test_rank_shards_partition_the_rows_in_order(
         assert max(sizes) - min(sizes) <= 1
         joined = np.concatenate([shard[channel].features for shard in shards])
         np.testing.assert_array_equal(joined, whole[channel].features)
+        np.testing.assert_array_equal(
+            np.concatenate([shard[channel].labels for shard in shards]), whole[channel].labels
+        )
+    frame = pd.concat([pd.read_parquet(path) for path in find_parquet_files(tmp_path / "train")])
+    np.testing.assert_array_equal(whole["train"].features, frame[FEATURES].astype(np.float32).to_numpy())
 
 
 def test_more_ranks_than_rows_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
