@@ -14,8 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import train
-from trainer_harness import job_env, run_trainer
+from trainer_harness import job_env, run_in_process, run_trainer
 
 ARGS = ["--epochs", "1", "--dry-run"]
 
@@ -123,11 +122,7 @@ def test_bad_input_fails_with_one_line(
     data = _copy(dataset_dir, tmp_path)
     if breaker:
         breaker(data)
-    for key, value in job_env(tmp_path / "job", data).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-
-    assert train.main([*ARGS, *extra]) == 1, name
+    assert run_in_process([*ARGS, *extra], job_env(tmp_path / "job", data), monkeypatch) == 1, name
     stderr = capsys.readouterr().err
     error_lines = [line for line in stderr.splitlines() if line.startswith("ERROR: ")]
     assert len(error_lines) == 1 and "Traceback" not in stderr, stderr

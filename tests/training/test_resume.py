@@ -1,11 +1,12 @@
 """Resume semantics: a killed run resumes into exactly the run it would have been; other settings never resume.
 
-SageMaker syncs ``/opt/ml/checkpoints`` with the job's ``checkpoint_s3_uri`` and copies it back
-when a job restarts: "SageMaker AI ... saves the checkpoints ... to Amazon S3 ... When you resume a
-training job, SageMaker AI copies the checkpoints from Amazon S3 to the local path" (Checkpoints in
-Amazon SageMaker AI, https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html). So a
-retried step or a spot restart finds its own checkpoints, and ``make train-local`` finds the last
-run's in ``local_output/checkpoints``.
+SageMaker restores a job's checkpoints into the local checkpoint folder when training resumes:
+"Once the training has resumed, the checkpoints from this S3 bucket are restored to
+checkpoint_local_path in each instance of the new training job." (Resume training from a
+checkpoint, Amazon SageMaker AI Developer Guide,
+https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints-resume.html). So a retried step
+or a spot restart finds its own checkpoints, and ``make train-local`` finds the last run's in
+``local_output/checkpoints``.
 """
 
 from __future__ import annotations

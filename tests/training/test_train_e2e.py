@@ -136,7 +136,14 @@ def test_the_saved_model_is_the_best_epochs_not_the_last(
 def test_torchrun_ranks_stay_in_sync_and_match_one_process(
     tmp_path: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Full-batch steps without dropout: 2 ranks x 1050 rows take the same steps as 1 process x 2100 rows."""
+    """Full-batch steps without dropout: 2 ranks x 1050 rows take the same steps as 1 process x 2100 rows.
+
+    On SageMaker the ``torch_distributed`` launcher is torchrun: "This option runs torchrun and sets up
+    environment variables needed for running PyTorch distributed training on SageMaker AI." (Use the
+    PyTorch framework estimators in the SageMaker Python SDK,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/data-parallel-framework-estimator.html). Without DDP
+    the ranks would drift apart, which the trainer itself turns into a failed job.
+    """
     common = ["--epochs", "6", "--dropout", "0.0", "--learning_rate", "0.01", "--log_interval_steps", "1000"]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = run_trainer([*common, "--batch_size", "1050"], job_env(tmp_path / "two", dataset_dir), launcher=launcher)
