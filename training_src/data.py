@@ -25,7 +25,7 @@ READ_BATCH_ROWS = 16_384
 """Rows decoded per record batch: small enough that a batch's columns stay in cache while they are
 transposed into the row-major matrix, large enough that per-batch overhead is noise."""
 
-WHOLE_GROUP_BYTES = 16 << 20
+DECODE_BUDGET_BYTES = 16 << 20
 """At most this many bytes of decoded columns at a time: a row group that fits is decoded in one call
 (as fast as ``read_table``); a larger one (Spark writes 128 MiB row groups, pyarrow up to 1Mi rows)
 is decoded a few columns at a time. This is the fixed overhead on top of the feature matrix."""
@@ -128,8 +128,8 @@ def _overlapping_groups(part: Part, start: int, rows: range) -> list[tuple[int, 
 
 
 def _column_slices(rows_in_group: int, columns: int) -> list[slice]:
-    """Column ranges to decode together: all at once when they fit ``WHOLE_GROUP_BYTES``, else as many as fit."""
-    per_read = max(1, WHOLE_GROUP_BYTES // max(1, rows_in_group * 8))
+    """Column ranges to decode together: all at once when they fit ``DECODE_BUDGET_BYTES``, else as many as fit."""
+    per_read = max(1, DECODE_BUDGET_BYTES // max(1, rows_in_group * 8))
     return [slice(start, min(start + per_read, columns)) for start in range(0, columns, per_read)]
 
 
