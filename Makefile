@@ -110,8 +110,12 @@ train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)
 	$(PY) benchmarks/bench_synth.py
 
-bench-train: dev ## Benchmark: trainer throughput and parquet loading vs bare baselines (prints ratios)
+bench-train: dev ## Benchmark: trainer throughput, parquet loading and peak memory vs bare baselines (prints ratios)
 	$(PY) benchmarks/bench_train.py
+
+.PHONY: gpu-check
+gpu-check: ## GPU smoke check: 1 process, torchrun x2 on one GPU, kill+resume; needs only torch+CUDA (no venv)
+	$(PYTHON) tests/gpu/gpu_check.py
 
 clean: ## Remove build outputs (cdk.out, .build, .cache, local training output)
 	rm -rf cdk.out .build .cache local_output local_data

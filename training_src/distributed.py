@@ -1,4 +1,9 @@
-"""Process-group setup from torchrun's environment (also what SageMaker's torch_distributed sets)."""
+"""Process-group setup from torchrun's environment (also what SageMaker's torch_distributed sets), and the
+few collectives the trainer uses.
+
+Every collective builds its tensors on the process group's device (``DistContext.device``): nccl
+only reduces CUDA tensors, and ``torch.stack`` refuses to mix a CUDA loss sum with a CPU count.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ class DistContext:
     world_size: int
     local_world_size: int
     device: torch.device
+    backend: str = "none"
 
     @property
     def is_main(self) -> bool:
@@ -34,26 +40,43 @@ class DistContext:
         return self.world_size > 1
 
 
+def pick_backend(device: torch.device, local_world_size: int, gpus: int) -> str:
+    """nccl on GPUs, gloo on CPU, and gloo when processes share a GPU.
+
+    NCCL refuses two ranks of one communicator on the same device ("Duplicate GPU detected",
+    ncclInvalidUsage; https://github.com/NVIDIA/nccl/issues/231). Gloo reduces CUDA tensors too,
+    through host memory, which is what a shared-GPU smoke test or debugging run needs.
+    """
+    if device.type != "cuda":
+        return "gloo"
+    return "nccl" if local_world_size <= gpus else "gloo"
+
+
 def setup() -> DistContext:
     """Pick the device, size torch's threads and join the process group when ``WORLD_SIZE > 1``.
 
-    CUDA is used when available (``cuda:<LOCAL_RANK>``, backend nccl); otherwise CPU with gloo.
-    Threads are ``cpu_count // LOCAL_WORLD_SIZE`` (at least one), or ``TRAINER_NUM_THREADS`` when set.
+    CUDA is used when available (``cuda:<LOCAL_RANK % GPUs>``); otherwise CPU. The backend comes from
+    ``pick_backend``. Threads are ``cpu_count // LOCAL_WORLD_SIZE`` (at least one), or
+    ``TRAINER_NUM_THREADS`` when set.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(min(world_size, torch.cuda.device_count() or 1))))
-    if torch.cuda.is_available():
-        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(min(world_size, gpus or 1))))
+    if gpus:
+        device = torch.device("cuda", local_rank % gpus)
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
     threads = int(os.environ.get(THREADS_ENV) or 0) or (os.cpu_count() or 1) // max(1, local_world_size)
     torch.set_num_threads(max(1, threads))
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistContext(rank, local_rank, world_size, local_world_size, device)
+    backend = "none"
+    if world_size > 1:
+        backend = pick_backend(device, local_world_size, gpus)
+        if not dist.is_initialized():
+            dist.init_process_group(backend=backend)
+    return DistContext(rank, local_rank, world_size, local_world_size, device, backend)
 
 
 def teardown() -> None:
@@ -62,13 +85,45 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_mean(value: torch.Tensor, weight: torch.Tensor, ctx: DistContext) -> float:
-    """Weighted mean of per-rank ``value / weight`` sums across all ranks."""
+def reduction_pair(value: torch.Tensor, count: int | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``[value, count]`` as one float64 tensor on ``device``, whatever devices its inputs were on."""
+    return torch.stack([value.detach().to(device, torch.float64), torch.as_tensor(count).to(device, torch.float64)])
+
+
+def all_reduce_mean(value: torch.Tensor, count: int | torch.Tensor, ctx: DistContext) -> float:
+    """``sum(value) / sum(count)`` over all ranks (e.g. summed losses and sample counts)."""
+    pair = reduction_pair(value, count, ctx.device)
     if ctx.distributed:
-        pair = torch.stack([value.detach().double(), weight.detach().double()])
         dist.all_reduce(pair)
-        value, weight = pair[0], pair[1]
-    return float(value) / max(float(weight), 1.0)
+    return float(pair[0]) / max(float(pair[1]), 1.0)
+
+
+def all_gather_object(obj: Any, ctx: DistContext) -> list[Any]:
+    """Every rank's ``obj`` (picklable), in rank order, on every rank."""
+    if not ctx.distributed:
+        return [obj]
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def weight_summary(model: torch.nn.Module) -> list[float]:
+    """Sum and sum of absolute values of every parameter, as plain floats (cheap to gather)."""
+    summary: list[float] = []
+    for parameter in model.parameters():
+        values = parameter.detach().double()
+        summary += [float(values.sum()), float(values.abs().sum())]
+    return summary
+
+
+def weight_divergence(model: torch.nn.Module, ctx: DistContext, tolerance: float = 1e-6) -> float:
+    """The largest relative difference between any rank's weights and rank 0's (0 with one process)."""
+    summaries = all_gather_object(weight_summary(model), ctx)
+    worst = 0.0
+    for summary in summaries[1:]:
+        for mine, main in zip(summary, summaries[0], strict=True):
+            worst = max(worst, abs(mine - main) / max(abs(main), tolerance))
+    return worst
 
 
 def broadcast_from_main(obj: Any, ctx: DistContext) -> Any:

@@ -1,26 +1,25 @@
-"""In-memory batch loading, the training epoch and the evaluation pass."""
+"""Batch loading from host memory, the training epoch and the evaluation pass."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import cast
 
 import torch
 from metrics import BinaryEvaluator
 from torch import nn
-from torch.utils.data import Dataset
-from torch.utils.data.distributed import DistributedSampler
 
 
 class BatchLoader:
-    """Mini-batches from tensors already in memory (and on the device), sharded per rank.
+    """Mini-batches of this rank's rows, gathered on the host and moved to ``device`` one batch at a time.
 
-    Training order comes from ``DistributedSampler`` (seeded with ``seed + epoch``, so a resumed run
-    sees the same order); with one process the identical permutation is drawn directly. Each epoch
-    gathers the shard once and then yields contiguous slices, which is much faster than a
-    per-sample ``DataLoader``. Evaluation (``shuffle=False``) uses a strided shard without padding,
-    so every sample counts exactly once across ranks.
+    The rows stay in host memory; only the current batch goes to the device, so GPU memory does
+    not grow with the dataset and no epoch copies the whole set. With ``shuffle`` each epoch uses a
+    fresh permutation of the rank's rows from a generator seeded with ``(seed, epoch, rank)``: a
+    resumed run sees the same order and the global RNG is untouched. ``epoch_rows`` (the largest
+    shard across ranks) pads a smaller shard by repeating its first rows of the epoch, as
+    ``DistributedSampler`` pads, so every rank runs the same number of steps (DDP needs that).
+    Without ``shuffle`` batches are contiguous slices and every row counts exactly once.
     """
 
     def __init__(
@@ -29,64 +28,51 @@ class BatchLoader:
         labels: torch.Tensor,
         batch_size: int,
         *,
-        shuffle: bool,
+        device: torch.device,
+        shuffle: bool = False,
         seed: int = 0,
-        world_size: int = 1,
         rank: int = 0,
+        epoch_rows: int | None = None,
     ) -> None:
         self.features = features
         self.labels = labels
         self.batch_size = batch_size
+        self.device = device
         self.shuffle = shuffle
         self.seed = seed
-        self.world_size = world_size
         self.rank = rank
+        self.epoch_rows = max(epoch_rows or 0, len(labels)) if shuffle else len(labels)
         self.epoch = 0
-        self.sampler: DistributedSampler[int] | None = None
-        if shuffle and world_size > 1:
-            self.sampler = DistributedSampler(
-                cast("Dataset[int]", range(len(labels))),  # the sampler only needs len()
-                num_replicas=world_size,
-                rank=rank,
-                shuffle=True,
-                seed=seed,
-            )
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch's shuffle order."""
         self.epoch = epoch
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
 
-    def _indices(self) -> torch.Tensor | None:
-        count = len(self.labels)
-        if self.sampler is not None:
-            return torch.tensor(list(self.sampler), dtype=torch.long)
-        if self.shuffle:
-            generator = torch.Generator()
-            generator.manual_seed(self.seed + self.epoch)
-            return torch.randperm(count, generator=generator)
-        if self.world_size > 1:
-            return torch.arange(self.rank, count, self.world_size)
-        return None
+    def order(self) -> torch.Tensor:
+        """This epoch's row indices (shuffled and padded to ``epoch_rows``)."""
+        generator = torch.Generator()
+        generator.manual_seed(((self.seed * 1_000_003 + self.epoch) * 8191 + self.rank) % 2**63)
+        order = torch.randperm(len(self.labels), generator=generator)
+        if self.epoch_rows > len(order):
+            order = torch.cat([order, order[: self.epoch_rows - len(order)]])
+        return order
 
     def __len__(self) -> int:
-        count = len(self.labels)
-        if self.sampler is not None:
-            count = self.sampler.num_samples
-        elif not self.shuffle and self.world_size > 1:
-            count = len(range(self.rank, count, self.world_size))
-        return (count + self.batch_size - 1) // self.batch_size
+        return (self.epoch_rows + self.batch_size - 1) // self.batch_size
+
+    def _to_device(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return features.to(self.device), labels.to(self.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        indices = self._indices()
-        if indices is None:
-            features, labels = self.features, self.labels
-        else:
-            indices = indices.to(self.features.device)
-            features, labels = self.features[indices], self.labels[indices]
-        for start in range(0, len(labels), self.batch_size):
-            yield features[start : start + self.batch_size], labels[start : start + self.batch_size]
+        if not self.shuffle:
+            for start in range(0, len(self.labels), self.batch_size):
+                stop = start + self.batch_size
+                yield self._to_device(self.features[start:stop], self.labels[start:stop])
+            return
+        order = self.order()
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            yield self._to_device(self.features.index_select(0, batch), self.labels.index_select(0, batch))
 
 
 def train_one_epoch(
@@ -109,7 +95,7 @@ def train_one_epoch(
     model.train()
     loader.set_epoch(epoch)
     total_steps = min(len(loader), max_steps) if max_steps else len(loader)
-    loss_sum = torch.zeros((), device=loader.features.device)
+    loss_sum = torch.zeros((), device=loader.device)
     seen = 0
     started = time.perf_counter()
     for step, (features, labels) in enumerate(loader, start=1):

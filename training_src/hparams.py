@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import contract
 from failure import TrainingError
 
-TRAINER_FLAGS = ("dry_run", "max_steps_per_epoch", "pause_after_epoch")
+TRAINER_FLAGS = ("dry_run", "max_steps_per_epoch", "pause_after_epoch", "fresh")
 """Destinations of the trainer-only flags; none may be a hyperparameter name."""
 
 DRY_RUN_STEPS = 3
@@ -83,6 +83,11 @@ def build_parser(specs: Sequence[contract.HyperparameterSpec] = contract.HYPERPA
     flags.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap training steps per epoch (0: none)")
     flags.add_argument(
         "--pause-after-epoch", type=float, default=0.0, help="seconds to sleep after each epoch (interruption tests)"
+    )
+    flags.add_argument(
+        "--fresh",
+        action="store_true",
+        help="do not resume: move existing checkpoints into <checkpoint dir>/set-aside/ and start at epoch 1",
     )
     return parser
 

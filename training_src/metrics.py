@@ -1,4 +1,9 @@
-"""Loss, F1 and AUROC with torchmetrics, which syncs its states across DDP ranks on ``compute``."""
+"""Loss, F1 and AUROC with torchmetrics, which syncs its states across DDP ranks on ``compute``.
+
+Every state lives on the evaluator's device and ``update`` never reads a value back to the host:
+the loader has already checked that labels are 0/1 and probabilities come from a sigmoid, so
+torchmetrics' per-batch argument checks (a device-to-host sync per batch on a GPU) are off.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +23,18 @@ class BinaryEvaluator:
     """Accumulates logits and labels of one evaluation pass; optionally keeps the ROC curve."""
 
     def __init__(self, threshold: float, device: torch.device, with_roc: bool = False) -> None:
-        self.loss = MeanMetric().to(device)
-        self.f1 = BinaryF1Score(threshold=threshold).to(device)
-        self.auroc = BinaryAUROC().to(device)
-        self.roc = BinaryROC().to(device) if with_roc else None
+        self.threshold = threshold
+        self.loss = MeanMetric(nan_strategy="disable").to(device)
+        self.f1 = BinaryF1Score(validate_args=False).to(device)
+        self.auroc = BinaryAUROC(validate_args=False).to(device)
+        self.roc = BinaryROC(validate_args=False).to(device) if with_roc else None
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
         """Add one batch: raw logits, 0/1 labels and the batch's mean loss."""
         probs = torch.sigmoid(logits)
         targets = labels.long()
         self.loss.update(loss, weight=labels.numel())
-        self.f1.update(probs, targets)
+        self.f1.update((probs >= self.threshold).long(), targets)  # "at or above", as the hyperparameter says
         self.auroc.update(probs, targets)
         if self.roc is not None:
             self.roc.update(probs, targets)

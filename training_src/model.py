@@ -1,4 +1,9 @@
-"""The MLP binary classifier and the feature standardizer fit on the train channel."""
+"""The MLP binary classifier and the feature standardizer fit on the train channel.
+
+Standardization statistics are computed in chunks and merged (``Moments``), so they can be fit on
+every rank's shard and combined, and applied in place: the trainer never holds a second copy of
+the feature matrix.
+"""
 
 from __future__ import annotations
 
@@ -29,26 +34,73 @@ class MLP(nn.Module):
         return logits.squeeze(-1)
 
 
+STATS_CHUNK_ROWS = 16_384
+"""Rows per chunk when computing statistics or standardizing: float64 temporaries stay a few MiB."""
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Per-feature count, mean and sum of squared deviations (float64), mergeable across chunks and ranks."""
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> Moments:
+        """Moments of ``features`` (rows are samples), computed chunk by chunk: no full-size float64 copy."""
+        total = cls(0, np.zeros(features.shape[1]), np.zeros(features.shape[1]))
+        for start in range(0, len(features), STATS_CHUNK_ROWS):
+            chunk = features[start : start + STATS_CHUNK_ROWS].astype(np.float64)
+            mean = chunk.mean(axis=0)
+            total = total.merge(cls(len(chunk), mean, ((chunk - mean) ** 2).sum(axis=0)))
+        return total
+
+    def merge(self, other: Moments) -> Moments:
+        """Combined moments of two disjoint row sets (Chan et al.'s parallel update, numerically stable)."""
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / count)
+        m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / count)
+        return Moments(count, mean, m2)
+
+
 @dataclass
 class Standardizer:
-    """Per-feature ``(x - mean) / std``; a zero std counts as one."""
+    """Per-feature ``(x - mean) / std`` (population std); a zero std counts as one."""
 
     mean: np.ndarray
     std: np.ndarray
 
     @classmethod
+    def from_moments(cls, moments: Moments) -> Standardizer:
+        """The standardizer of rows with these moments (e.g. merged from every rank's shard)."""
+        std = np.sqrt(moments.m2 / max(moments.count, 1))
+        std[std == 0] = 1.0
+        return cls(moments.mean.astype(np.float32), std.astype(np.float32))
+
+    @classmethod
     def fit(cls, features: np.ndarray) -> Standardizer:
         """Fit the mean and std of ``features`` (rows are samples)."""
-        mean = features.mean(axis=0, dtype=np.float64)
-        std = features.std(axis=0, dtype=np.float64)
-        std[std == 0] = 1.0
-        return cls(mean.astype(np.float32), std.astype(np.float32))
+        return cls.from_moments(Moments.of(features))
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Standardized float32 copy of ``features``, row-major whatever the input's memory order."""
         out: np.ndarray = np.subtract(features, self.mean, dtype=np.float32, order="C")
         out /= self.std
         return out
+
+    def transform_inplace(self, features: np.ndarray) -> np.ndarray:
+        """Standardize a float32 matrix in place, chunk by chunk (no temporary copy); returns it."""
+        for start in range(0, len(features), STATS_CHUNK_ROWS):
+            chunk = features[start : start + STATS_CHUNK_ROWS]
+            chunk -= self.mean
+            chunk /= self.std
+        return features
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON- and checkpoint-friendly form."""

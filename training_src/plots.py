@@ -10,20 +10,29 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
-def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
-    """Train and validation loss per epoch."""
+def loss_figure(history: list[dict[str, Any]]) -> Figure:
+    """Train and validation loss per epoch; the x-axis ticks are whole epochs only."""
     epochs = [row["epoch"] for row in history]
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train")
     axes.plot(epochs, [row["val_loss"] for row in history], marker="o", label="validation")
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # no 1.5, 2.5, ... ticks between epochs
     axes.set_ylabel("binary cross-entropy")
     axes.set_title("Loss")
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
+    return figure
+
+
+def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
+    """Write the loss figure as a PNG."""
+    figure = loss_figure(history)
     figure.savefig(path, dpi=100)
     plt.close(figure)
 

@@ -8,11 +8,13 @@ Each epoch logs one scrapeable metric line, saves a checkpoint and checks early 
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,22 @@ import contract
 import distributed
 import numpy as np
 import torch
-from checkpoints import CheckpointManager, capture_rng_state, restore_rng_state
-from data import load_channels
+from checkpoints import CheckpointManager, capture_rng_state, fingerprint
+from data import ChannelData, load_channels, shard_range
 from engine import BatchLoader, evaluate, train_one_epoch
 from failure import TrainingError, report_failure
 from hparams import hyperparameters_of, parse_args
 from metrics import BinaryEvaluator
-from model import MLP, Standardizer
+from model import MLP, Moments, Standardizer
+from resume import Progress, restore, resume_state, training_settings
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
+EVAL_BATCH_ROWS = 8192
+"""Evaluation batches hold at least this many rows: no gradients are kept, so a small ``batch_size``
+would only add per-batch overhead."""
+SYNC_TOLERANCE = 1e-5
+"""Largest relative difference of the ranks' weight sums after training before the job fails."""
 
 
 def env_path(name: str, default: str) -> Path:
@@ -45,19 +54,6 @@ def log(message: str, ctx: distributed.DistContext) -> None:
     """Print on rank 0 only, flushed (stdout is what SageMaker scrapes)."""
     if ctx.is_main:
         print(message, flush=True)
-
-
-@dataclass
-class Progress:
-    """Training state carried across epochs and checkpoints."""
-
-    epoch: int = 0
-    best_auroc: float = -1.0
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    stopped_early: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_model: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,30 +69,13 @@ class Job:
     optimizer: torch.optim.Optimizer
     manager: CheckpointManager
     loaders: dict[str, BatchLoader]
+    settings: dict[str, Any]
 
 
-def _resume(
-    manager: CheckpointManager, hp: dict[str, Any], features: list[str], ctx: distributed.DistContext
-) -> dict[str, Any] | None:
-    """Rank 0 picks the newest valid checkpoint; every rank loads that same file."""
-
-    def validate(state: dict[str, Any]) -> str | None:
-        if state.get("feature_columns") != features:
-            return f"feature columns {state.get('feature_columns')} differ from this run's {features}"
-        if state.get("hidden_sizes") != hp["hidden_sizes"]:
-            return f"hidden_sizes {state.get('hidden_sizes')} differ from this run's {hp['hidden_sizes']}"
-        return None
-
-    found = manager.load_latest(ctx.device, validate) if ctx.is_main else None
-    chosen = distributed.broadcast_from_main(str(found[1]) if found else None, ctx)
-    if chosen is None:
-        return None
-    if found is not None:
-        return found[0]
-    state = manager.load(Path(chosen), ctx.device)
-    if state is None:
-        raise TrainingError(f"rank {ctx.rank}: cannot read checkpoint {chosen} that rank 0 resumed from")
-    return state
+def fit_standardizer(train: ChannelData, ctx: distributed.DistContext) -> Standardizer:
+    """Mean and std of the whole train channel, merged from every rank's shard."""
+    parts: list[Moments] = distributed.all_gather_object(Moments.of(train.features), ctx)
+    return Standardizer.from_moments(functools.reduce(Moments.merge, parts))
 
 
 def train(args: argparse.Namespace) -> None:
@@ -114,53 +93,67 @@ def train(args: argparse.Namespace) -> None:
         distributed.teardown()
 
 
-def _prepare(args: argparse.Namespace, hp: dict[str, Any], ctx: distributed.DistContext) -> tuple[Job, Progress]:
-    """Load the data, build the model and optimizer, and restore the latest checkpoint if any."""
-    channels, features = load_channels(hp["label_column"], hp["feature_columns"])
-    rows = ", ".join(f"{name} {len(data.labels)} rows" for name, data in channels.items())
-    log(
-        f"data: {rows}; {len(features)} features {features}; device {ctx.device}, "
-        f"world size {ctx.world_size}, {torch.get_num_threads()} threads",
-        ctx,
+def _describe_data(channels: dict[str, ChannelData], features: list[str], ctx: distributed.DistContext) -> str:
+    rows = ", ".join(f"{name} {data.total_rows} rows" for name, data in channels.items())
+    if ctx.distributed:
+        rows += " (this rank: " + "/".join(str(len(data.labels)) for data in channels.values()) + ")"
+    skipped = sum(data.empty_parts for data in channels.values())
+    return (
+        f"data: {rows}; {len(features)} features {features}; {skipped} empty part(s) skipped; "
+        f"device {ctx.device}, world size {ctx.world_size} ({ctx.backend}), {torch.get_num_threads()} threads"
     )
+
+
+def _prepare(args: argparse.Namespace, hp: dict[str, Any], ctx: distributed.DistContext) -> tuple[Job, Progress]:
+    """Load this rank's data, build the model and optimizer, and restore a matching checkpoint if any."""
+    channels, features = load_channels(
+        hp["label_column"], hp["feature_columns"], rank=ctx.rank, world_size=ctx.world_size
+    )
+    log(_describe_data(channels, features, ctx), ctx)
     checkpoint_dir = env_path("CHECKPOINT_DIR", contract.CHECKPOINT_LOCAL_PATH)
     try:
         manager = CheckpointManager(checkpoint_dir, writer=ctx.is_main)
     except OSError as error:
         raise TrainingError(f"checkpoint directory {checkpoint_dir} is not writable: {error}") from None
-    resumed = _resume(manager, hp, features, ctx)
-    if resumed:
-        standardizer = Standardizer.from_dict(resumed["standardizer"])
-    else:
-        standardizer = Standardizer.fit(channels["train"].features)
-    tensors = {
-        name: (
-            torch.from_numpy(standardizer.transform(data.features)).to(ctx.device),
-            torch.from_numpy(data.labels).to(ctx.device),
-        )
-        for name, data in channels.items()
-    }
+    settings = training_settings(hp, features, channels, ctx, args.max_steps_per_epoch)
+    resumed = resume_state(manager, settings, args.fresh, ctx)
+    standardizer = (
+        Standardizer.from_dict(resumed["standardizer"]) if resumed else fit_standardizer(channels["train"], ctx)
+    )
+    for data in channels.values():
+        standardizer.transform_inplace(data.features)
     model = MLP(len(features), hp["hidden_sizes"], hp["dropout"]).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp["learning_rate"], weight_decay=hp["weight_decay"])
+    tensors = {
+        name: (torch.from_numpy(data.features), torch.from_numpy(data.labels)) for name, data in channels.items()
+    }
+    eval_batch = max(hp["batch_size"], EVAL_BATCH_ROWS)
+    loaders = {name: BatchLoader(*pair, eval_batch, device=ctx.device) for name, pair in tensors.items()}
+    train_rows = channels["train"].total_rows
+    loaders["train_shuffled"] = BatchLoader(
+        *tensors["train"], hp["batch_size"], device=ctx.device, shuffle=True, seed=hp["seed"], rank=ctx.rank,
+        epoch_rows=max(len(shard_range(train_rows, rank, ctx.world_size)) for rank in range(ctx.world_size)),
+    )  # fmt: skip
+    job = Job(args, hp, ctx, features, standardizer, model, optimizer, manager, loaders, settings)
     progress = Progress()
     if resumed:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        restore_rng_state(resumed["rng"])
-        progress = Progress(**{item.name: resumed[item.name] for item in fields(Progress)})
-        log(
-            f"resumed from epoch {progress.epoch} (checkpoint in {checkpoint_dir}); "
-            f"continuing with epoch {progress.epoch + 1}/{hp['epochs']}",
-            ctx,
-        )
-    loaders = {
-        name: BatchLoader(*pair, hp["batch_size"], shuffle=False, world_size=ctx.world_size, rank=ctx.rank)
-        for name, pair in tensors.items()
-    }
-    loaders["train_shuffled"] = BatchLoader(
-        *tensors["train"], hp["batch_size"], shuffle=True, seed=hp["seed"], world_size=ctx.world_size, rank=ctx.rank
-    )
-    return Job(args, hp, ctx, features, standardizer, model, optimizer, manager, loaders), progress
+        progress = restore(resumed, model, optimizer, ctx)
+        remaining = f"continuing with epoch {progress.epoch + 1}/{hp['epochs']}"
+        if progress.epoch >= hp["epochs"] or progress.stopped_early:
+            remaining = "training had finished; writing the model of its best epoch"
+        log(f"resumed from epoch {progress.epoch} (checkpoint in {checkpoint_dir}); {remaining}", ctx)
+    return job, progress
+
+
+def _checkpoint(job: Job, progress: Progress) -> None:
+    """Save this epoch's state on rank 0, with every rank's RNG state (a collective: all ranks call it)."""
+    rng = distributed.all_gather_object(capture_rng_state(job.ctx.device), job.ctx)
+    job.manager.save({
+        **asdict(progress), "model": job.model.state_dict(), "optimizer": job.optimizer.state_dict(), "rng": rng,
+        "standardizer": job.standardizer.to_dict(), "feature_columns": job.features,
+        "hidden_sizes": job.hp["hidden_sizes"], "hyperparameters": job.hp,
+        "settings": job.settings, "fingerprint": fingerprint(job.settings),
+    })  # fmt: skip
 
 
 def _run_epochs(job: Job, progress: Progress) -> None:
@@ -177,7 +170,12 @@ def _run_epochs(job: Job, progress: Progress) -> None:
             trained, job.loaders["train_shuffled"], job.optimizer, loss_fn, epoch=epoch, epochs=hp["epochs"],
             log_interval=hp["log_interval_steps"], max_steps=job.args.max_steps_per_epoch, log=ctx.is_main,
         )  # fmt: skip
-        train_loss = distributed.all_reduce_mean(loss_sum, torch.tensor(float(seen)), ctx)
+        train_loss = distributed.all_reduce_mean(loss_sum, seen, ctx)
+        if not math.isfinite(train_loss):
+            raise TrainingError(
+                f"training diverged in epoch {epoch}: train_loss is {train_loss}; "
+                f"lower learning_rate (now {hp['learning_rate']})"
+            )
         val = evaluate(model, job.loaders["val"], BinaryEvaluator(hp["decision_threshold"], ctx.device), loss_fn)
         row = {"train_loss": train_loss, "val_loss": val["loss"], "val/f1_score": val["f1_score"],
                "val/auroc": val["auroc"]}  # fmt: skip
@@ -186,15 +184,13 @@ def _run_epochs(job: Job, progress: Progress) -> None:
         progress.epoch = epoch
         if val["auroc"] > progress.best_auroc:
             progress.best_auroc, progress.best_epoch, progress.bad_epochs = val["auroc"], epoch, 0
-            progress.best_model = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            progress.best_model = {
+                name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()
+            }
         else:
             progress.bad_epochs += 1
         progress.stopped_early = progress.bad_epochs >= hp["patience"] and epoch < hp["epochs"]
-        job.manager.save({
-            **asdict(progress), "model": model.state_dict(), "optimizer": job.optimizer.state_dict(),
-            "rng": capture_rng_state(), "standardizer": job.standardizer.to_dict(),
-            "feature_columns": job.features, "hidden_sizes": hp["hidden_sizes"], "hyperparameters": hp,
-        })  # fmt: skip
+        _checkpoint(job, progress)
         if progress.stopped_early:
             log(
                 f"early stopping after epoch {epoch}: no val AUROC improvement for {progress.bad_epochs} epochs "
@@ -203,6 +199,20 @@ def _run_epochs(job: Job, progress: Progress) -> None:
             )
         if job.args.pause_after_epoch:
             time.sleep(job.args.pause_after_epoch)
+    _check_ranks_in_sync(job)
+
+
+def _check_ranks_in_sync(job: Job) -> None:
+    """Fail when DDP left the ranks with different weights: the saved model would be rank 0's alone."""
+    if not job.ctx.distributed:
+        return
+    divergence = distributed.weight_divergence(job.model, job.ctx)
+    if divergence > SYNC_TOLERANCE:
+        raise TrainingError(
+            f"the {job.ctx.world_size} ranks hold different weights after training (relative difference "
+            f"{divergence:.2e}): gradients were not synchronized"
+        )
+    log(f"weights identical on all {job.ctx.world_size} ranks (relative difference {divergence:.1e})", job.ctx)
 
 
 def _finish(job: Job, progress: Progress) -> None:

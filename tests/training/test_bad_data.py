@@ -1,5 +1,5 @@
 """Bad data and bad hyperparameters: exit non-zero with one line naming the problem, on stderr and in
-the failure file.
+the failure file. NaN, inf and nulls are tried in every channel, not only train.
 
 Most cases call ``train.main`` in-process (fast); one runs the script to check the real exit code.
 """
@@ -14,8 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import train
-from trainer_harness import job_env, run_trainer
+from trainer_harness import job_env, run_in_process, run_trainer
 
 ARGS = ["--epochs", "1", "--dry-run"]
 
@@ -59,23 +58,20 @@ def _label_not_binary(data: Path) -> None:
     _rewrite(data / "val" / "val.parquet", lambda t: _set_column(t, "label", np.arange(t.num_rows) % 3))
 
 
-def _poison(path: Path, column: str, row: int, value: float) -> None:
-    """Set one feature value (NaN or inf) in a parquet file."""
+def _poison(path: Path, column: str, rows: list[int], value: float | None) -> None:
+    """Set feature values (NaN, inf or null) in some rows of a parquet file."""
 
     def change(table: pa.Table) -> pa.Table:
-        values = table.column(column).to_numpy().copy()
-        values[row] = value
-        return _set_column(table, column, values)
+        values: list[float | None] = table.column(column).to_pylist()
+        for row in rows:
+            values[row] = value
+        return _set_column(table, column, pa.array(values, type=pa.float64()))
 
     _rewrite(path, change)
 
 
-def _nan_feature(data: Path) -> None:
-    _poison(data / "train" / "train.parquet", "f2", 7, np.nan)
-
-
-def _inf_feature(data: Path) -> None:
-    _poison(data / "test" / "test.parquet", "f4", 0, np.inf)
+def _bad_value(channel: str, column: str, rows: list[int], value: float | None) -> Callable[[Path], None]:
+    return lambda data: _poison(data / channel / f"{channel}.parquet", column, rows, value)
 
 
 def _feature_sets_differ(data: Path) -> None:
@@ -87,12 +83,19 @@ Case = tuple[str, Callable[[Path], None] | None, list[str], list[str]]
 CASES: list[Case] = [
     ("missing channel", _missing_channel, [], ["channel val", "missing required channel"]),
     ("no parquet files", _no_parquet, [], ["channel val", "no .parquet files"]),
-    ("empty file", _empty_file, [], ["channel train", "train.parquet", "empty (0 rows)"]),
+    ("empty channel", _empty_file, [], ["channel train: no rows", "1 .parquet file(s)", "are empty"]),
     ("unreadable file", _unreadable_file, [], ["channel train", "broken.parquet", "not a readable parquet file"]),
     ("label missing", _label_missing, [], ["channel test", "label column 'label' missing", "test.parquet"]),
     ("label not binary", _label_not_binary, [], ["channel val", "must be binary 0/1", "found value 2"]),
-    ("nan feature", _nan_feature, [], ["channel train", "train.parquet", "NaN", "['f2']"]),
-    ("inf feature", _inf_feature, [], ["channel test", "infinite", "['f4']"]),
+    *[
+        (f"{name} in {channel}", _bad_value(channel, column, rows, value), [], [f"channel {channel}", *expected])
+        for channel in ("train", "val", "test")
+        for name, column, rows, value, expected in (
+            ("nan", "f2", [7], np.nan, [f"{channel}.parquet", "NaN or infinite", "['f2']"]),
+            ("inf", "f4", [0], -np.inf, [f"{channel}.parquet", "NaN or infinite", "['f4']"]),
+            ("nulls", "f1", [1, 5, 9], None, ["feature column 'f1' has 3 null value(s)", f"{channel}.parquet"]),
+        )
+    ],
     ("feature sets differ", _feature_sets_differ, [], ["channel val", "feature set differs", "extra"]),
     (
         "unknown feature column",
@@ -119,11 +122,7 @@ def test_bad_input_fails_with_one_line(
     data = _copy(dataset_dir, tmp_path)
     if breaker:
         breaker(data)
-    for key, value in job_env(tmp_path / "job", data).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-
-    assert train.main([*ARGS, *extra]) == 1, name
+    assert run_in_process([*ARGS, *extra], job_env(tmp_path / "job", data), monkeypatch) == 1, name
     stderr = capsys.readouterr().err
     error_lines = [line for line in stderr.splitlines() if line.startswith("ERROR: ")]
     assert len(error_lines) == 1 and "Traceback" not in stderr, stderr

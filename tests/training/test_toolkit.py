@@ -5,6 +5,9 @@ The toolkit itself extracts the tar.gz (``sagemaker_submit_directory`` is a loca
 installs ``requirements.txt`` with pip (a no-op here: the pins equal the .venv's versions) and runs
 ``train.py`` with the hyperparameters as ``--name value`` arguments.
 
+The data is a sharded export as Spark or pandas write it (``tests/training/exports.py``): parts in a
+Hive-style folder, a ``_SUCCESS`` marker, a 0-row part, pandas' saved index, bool and nullable-int columns.
+
 The PyTorch toolkit first waits (up to 15 minutes) until every host in resourceconfig.json resolves.
 When ``algo-1`` does not resolve here, the test sets ``SM_STUDIO_LOCAL_MODE=true``, the toolkit's own
 switch that skips only that DNS wait, instead of editing /etc/hosts.
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +25,8 @@ from typing import Any
 
 import contract
 import pytest
+import torch
+from exports import write_export_dataset
 from trainer_harness import job_env
 
 from tests.conftest import training_arguments
@@ -30,6 +34,8 @@ from tests.conftest import training_arguments
 pytestmark = pytest.mark.slow
 
 HOST = "algo-1"
+FEATURES = ["f0", "f1", "f2", "flag", "count"]
+"""The export's bool and nullable-int columns are features; its string column and pandas index are not."""
 
 
 def _resolves(host: str) -> bool:
@@ -56,10 +62,16 @@ def _write_job_config(base: Path, bundle: Path, rendered: dict[str, str], values
     (config / "inputdataconfig.json").write_text(json.dumps(dict.fromkeys(contract.CHANNELS, channel_config)))
 
 
-def test_toolkit_runs_the_bundle(
-    tmp_path: Path, dataset_dir: Path, source_bundle_path: Path, templates: dict[str, dict[str, Any]]
+def _layers(state: dict[str, torch.Tensor]) -> list[tuple[int, int]]:
+    """``(out, in)`` of every Linear layer in the saved state dict, in order."""
+    names = sorted((name for name in state if name.endswith(".weight")), key=lambda name: int(name.split(".")[1]))
+    return [tuple(state[name].shape) for name in names]  # type: ignore[misc]
+
+
+def test_toolkit_runs_the_bundle_on_a_sharded_export(
+    tmp_path: Path, source_bundle_path: Path, templates: dict[str, dict[str, Any]]
 ) -> None:
-    """The dev stage's bundle from cdk.out, with the dev stage's rendered hyperparameters and regexes."""
+    """The dev stage's bundle from cdk.out, with its rendered hyperparameters and regexes, on real-export data."""
     assert source_bundle_path.is_file() and source_bundle_path.name.endswith(".tar.gz")
     arguments = training_arguments(templates["dev"])
     rendered = arguments["HyperParameters"]
@@ -68,9 +80,8 @@ def test_toolkit_runs_the_bundle(
     _write_job_config(
         base, source_bundle_path, rendered, {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8]}
     )
-    for channel in contract.CHANNELS:
-        shutil.copytree(dataset_dir / channel, base / "input" / "data" / channel)
-    env = job_env(base, dataset_dir)
+    frames = write_export_dataset(base / "input" / "data", rows=3000, parts=4)
+    env = job_env(base, base / "input" / "data")
     for key in [key for key in env if key.startswith("SM_")]:
         del env[key]  # the toolkit derives every SM_* variable from the job config
     env["CHECKPOINT_DIR"] = str(tmp_path / "checkpoints")
@@ -97,4 +108,16 @@ def test_toolkit_runs_the_bundle(
     assert len(metric_definitions) == len(contract.METRICS)
     for definition in metric_definitions:
         assert re.search(definition["Regex"], logs), f"{definition['Name']} not in the logs"
-    assert "--hidden_sizes [16,8]" in logs or "[16,8]" in logs
+    rows = ", ".join(f"{name} {len(frame)} rows" for name, frame in frames.items())
+    assert f"data: {rows}; 5 features {FEATURES}; 3 empty part(s) skipped" in logs, logs[-4000:]
+    assert "__index_level_0__" not in logs
+
+    meta = json.loads((base / "model" / "model_meta.json").read_text())
+    assert meta["feature_columns"] == FEATURES and meta["architecture"]["hidden_sizes"] == [16, 8]
+    state = torch.load(base / "model" / "model.pt", weights_only=True)
+    assert _layers(state) == [(16, len(FEATURES)), (8, 16), (1, 8)]  # the hidden_sizes the job was given
+    from inference import load_model
+
+    frame = frames["test"]
+    probabilities = load_model(base / "model").predict_proba(frame)
+    assert probabilities.shape == (len(frame),) and ((probabilities >= 0) & (probabilities <= 1)).all()

@@ -1,20 +1,21 @@
-"""End-to-end runs of ``train.py`` as a subprocess: logs, artifacts, early stopping, torchrun, resume."""
+"""End-to-end runs of the trainer: logs and artifacts, early stopping, best-model selection, and torchrun's
+gradient sync (ranks identical, and equal to one process on the same global batch)."""
 
 from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import contract
 import numpy as np
 import pandas as pd
 import pytest
-from trainer_harness import TRAIN_SCRIPT, job_env, run_trainer
+import torch
+from trainer_harness import job_env, run_in_process, run_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +27,10 @@ def epoch_numbers(stdout: str) -> list[int]:
     return [int(match.group(1)) for line in stdout.splitlines() if (match := EPOCH_LINE.match(line))]
 
 
-def test_single_process_run_logs_metrics_and_writes_artifacts(tmp_path: Path, dataset_dir: Path) -> None:
-    result = run_trainer(
-        ["--epochs", "3", "--log_interval_steps", "2", "--batch_size", "128"], job_env(tmp_path, dataset_dir)
-    )
+def test_single_process_run_logs_metrics_and_writes_artifacts(
+    baseline_run: tuple[Path, subprocess.CompletedProcess[str]], dataset_dir: Path
+) -> None:
+    tmp_path, result = baseline_run
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert epoch_numbers(result.stdout) == [1, 2, 3]
@@ -70,60 +71,97 @@ def test_single_process_run_logs_metrics_and_writes_artifacts(tmp_path: Path, da
     assert accuracy > 0.6
 
 
-def test_early_stopping_keeps_the_best_model(tmp_path: Path, dataset_dir: Path) -> None:
+def _in_process(
+    args: list[str], job: Path, data: Path, monkeypatch: pytest.MonkeyPatch, channels: tuple[str, ...]
+) -> dict[str, Any]:
+    """Run the trainer in this process; returns its metrics.json."""
+    assert run_in_process(args, job_env(job, data, channels), monkeypatch) == 0
+    loaded: dict[str, Any] = json.loads((job / "output" / "data" / "metrics.json").read_text())
+    return loaded
+
+
+def test_early_stopping(
+    tmp_path: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # A learning rate far below float32 resolution leaves the weights unchanged, so val AUROC never improves.
     args = ["--epochs", "10", "--patience", "2", "--learning_rate", "1e-30", "--dry-run"]
-    result = run_trainer(args, job_env(tmp_path, dataset_dir, ("train", "val")))
-    assert result.returncode == 0, result.stderr
-    assert epoch_numbers(result.stdout) == [1, 2, 3]
-    assert "early stopping after epoch 3" in result.stdout
-    assert "test/" not in result.stdout  # no test channel, no test line
-    metrics = json.loads((tmp_path / "output" / "data" / "metrics.json").read_text())
+    metrics = _in_process(args, tmp_path, dataset_dir, monkeypatch, ("train", "val"))
+    stdout = capsys.readouterr().out
+    assert epoch_numbers(stdout) == [1, 2, 3]
+    assert "early stopping after epoch 3" in stdout
+    assert "test/" not in stdout  # no test channel declared, no test line
     assert metrics["best_epoch"] == 1 and metrics["stopped_early"] is True
 
 
-def test_torchrun_two_processes(tmp_path: Path, dataset_dir: Path) -> None:
+def _overfitting_data(root: Path) -> pd.DataFrame:
+    """40 train rows whose label is ``f0 > 0`` with 35% flipped; val is clean. A wide MLP first learns f0,
+    then memorizes the flipped rows, so val AUROC rises, peaks and falls."""
+    rng = np.random.default_rng(0)
+    frames = {}
+    for name, rows in (("train", 40), ("val", 1000)):
+        x = rng.standard_normal((rows, 3))
+        label = (x[:, 0] > 0).astype(np.int64)
+        if name == "train":
+            label = np.where(rng.random(rows) < 0.35, 1 - label, label)
+        frames[name] = pd.DataFrame({"f0": x[:, 0], "f1": x[:, 1], "f2": x[:, 2], "label": label})
+        (root / name).mkdir(parents=True)
+        frames[name].to_parquet(root / name / "part-0.parquet")
+    return frames["val"]
+
+
+def test_the_saved_model_is_the_best_epochs_not_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    val = _overfitting_data(tmp_path / "data")
+    args = ["--epochs", "30", "--patience", "30", "--hidden_sizes", "[128,128]", "--dropout", "0.0",
+            "--learning_rate", "0.01", "--batch_size", "8", "--seed", "0"]  # fmt: skip
+    metrics = _in_process(args, tmp_path / "job", tmp_path / "data", monkeypatch, ("train", "val"))
+    aurocs = [row["val/auroc"] for row in metrics["history"]]
+    peak = int(np.argmax(aurocs))
+    assert 0 < peak < len(aurocs) - 1 and aurocs[-1] < aurocs[peak] - 0.1, f"no peak-then-fall: {aurocs}"
+    assert metrics["best_epoch"] == peak + 1
+    selected = [line for line in capsys.readouterr().out.splitlines() if "selected_val_auroc=" in line]
+    assert len(selected) == 1 and contract.parse_metric_line(selected[0])["selected_val_auroc"] == pytest.approx(
+        aurocs[peak], abs=1e-6
+    )
+
+    from inference import load_model
+    from torchmetrics.functional.classification import binary_auroc
+
+    probabilities = torch.from_numpy(load_model(tmp_path / "job" / "model").predict_proba(val))
+    saved = float(binary_auroc(probabilities, torch.from_numpy(val["label"].to_numpy().copy())))
+    assert saved == pytest.approx(aurocs[peak], abs=1e-5), (saved, aurocs)
+
+
+def test_torchrun_ranks_stay_in_sync_and_match_one_process(
+    tmp_path: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Full-batch steps without dropout: 2 ranks x 1050 rows take the same steps as 1 process x 2100 rows.
+
+    On SageMaker the ``torch_distributed`` launcher is torchrun: "This option runs torchrun and sets up
+    environment variables needed for running PyTorch distributed training on SageMaker AI." (Use the
+    PyTorch framework estimators in the SageMaker Python SDK,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/data-parallel-framework-estimator.html). Without DDP
+    the ranks would drift apart, which the trainer itself turns into a failed job.
+    """
+    common = ["--epochs", "6", "--dropout", "0.0", "--learning_rate", "0.01", "--log_interval_steps", "1000"]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = run_trainer(
-        ["--epochs", "2", "--log_interval_steps", "1000"], job_env(tmp_path, dataset_dir), launcher=launcher
-    )
+    result = run_trainer([*common, "--batch_size", "1050"], job_env(tmp_path / "two", dataset_dir), launcher=launcher)
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "world size 2" in result.stdout
-    assert epoch_numbers(result.stdout) == [1, 2], "rank 0 alone prints each epoch's metrics"
-    assert result.stdout.count("test/auroc=") == 1
-    assert result.stdout.count("saved model to") == 1
-    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["code", "model.pt", "model_meta.json"]
+    assert "world size 2 (gloo)" in result.stdout and "(this rank: 1050/225/225)" in result.stdout
+    assert "weights identical on all 2 ranks" in result.stdout
+    assert epoch_numbers(result.stdout) == list(range(1, 7)), "rank 0 alone prints each epoch's metrics"
+    assert result.stdout.count("test/auroc=") == 1 and result.stdout.count("saved model to") == 1
+    model_files = sorted(path.name for path in (tmp_path / "two" / "model").iterdir())
+    assert model_files == ["code", "model.pt", "model_meta.json"]
 
-
-def test_resume_after_kill_skips_corrupt_checkpoint(tmp_path: Path, dataset_dir: Path) -> None:
-    env = job_env(tmp_path, dataset_dir)
-    checkpoints = tmp_path / "checkpoints"
-    args = ["--epochs", "4", "--dry-run"]
-    first = subprocess.Popen(
-        [sys.executable, str(TRAIN_SCRIPT), *args, "--pause-after-epoch", "3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not list(checkpoints.glob("checkpoint-epoch-*.pt")):
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.communicate()
-    done = max(int(path.stem.rsplit("-", 1)[1]) for path in checkpoints.glob("checkpoint-epoch-*.pt"))
-    assert 1 <= done < 4
-    (checkpoints / "checkpoint-epoch-0009.pt").write_bytes(b"PK\x03\x04 truncated")  # corrupt, newest
-    (checkpoints / ".checkpoint-epoch-0010.pt.tmp999").write_bytes(b"partial")  # an interrupted write
-
-    second = subprocess.run(
-        [sys.executable, str(TRAIN_SCRIPT), *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    one = _in_process(
+        [*common, "--batch_size", "2100"], tmp_path / "one", dataset_dir, monkeypatch, ("train", "val", "test")
     )
-    assert second.returncode == 0, second.stderr
-    assert "skipping unreadable checkpoint" in second.stderr and "checkpoint-epoch-0009.pt" in second.stderr
-    assert f"resumed from epoch {done} " in second.stdout
-    assert epoch_numbers(second.stdout) == list(range(done + 1, 5))
-    history = json.loads((tmp_path / "output" / "data" / "metrics.json").read_text())["history"]
-    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
-    assert not list(checkpoints.glob(".checkpoint-*"))
-    kept = sorted(int(path.stem.rsplit("-", 1)[1]) for path in checkpoints.glob("checkpoint-epoch-*.pt"))
-    assert kept[-2:] == [3, 4] and len(kept) <= 3, kept  # last two plus the best; the corrupt one is gone
+    two: dict[str, Any] = json.loads((tmp_path / "two" / "output" / "data" / "metrics.json").read_text())
+    two_weights = torch.load(tmp_path / "two" / "model" / "model.pt", weights_only=True)
+    one_weights = torch.load(tmp_path / "one" / "model" / "model.pt", weights_only=True)
+    for name, tensor in one_weights.items():
+        torch.testing.assert_close(two_weights[name], tensor, atol=1e-5, rtol=1e-4)
+    for mine, theirs in zip(two["history"], one["history"], strict=True):
+        assert mine == pytest.approx(theirs, abs=1e-5)

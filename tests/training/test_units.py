@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from checkpoints import CheckpointManager, capture_rng_state, restore_rng_state
+from checkpoints import CheckpointManager, capture_rng_state, describe_changes, fingerprint, restore_rng_state
 from data import load_channels
 from engine import BatchLoader
 
@@ -98,32 +98,41 @@ def test_bool_label_and_multiple_nested_files(tmp_path: Path, monkeypatch: pytes
     assert channels["train"].labels.tolist() == [1, 0, 1, 1, 0, 1]
 
 
-@pytest.mark.parametrize("world_size", [1, 2, 3])
-def test_batch_loader_covers_every_sample(world_size: int) -> None:
-    features = torch.arange(20, dtype=torch.float32).unsqueeze(1)
-    labels = torch.arange(20, dtype=torch.float32)
-    evaluation = [
-        BatchLoader(features, labels, 4, shuffle=False, world_size=world_size, rank=r) for r in range(world_size)
-    ]
-    seen = sorted(int(v) for loader in evaluation for _, batch in loader for v in batch)
-    assert seen == list(range(20))
-    assert all(len(loader) == len(list(loader)) for loader in evaluation)
-    shuffled = [
-        BatchLoader(features, labels, 4, shuffle=True, seed=3, world_size=world_size, rank=r) for r in range(world_size)
-    ]
-    orders = []
-    for epoch in (0, 1):
-        for loader in shuffled:
-            loader.set_epoch(epoch)
-        orders.append([int(v) for loader in shuffled for _, batch in loader for v in batch])
-        assert set(orders[-1]) == set(range(20))
-    assert orders[0] != orders[1]
+def test_evaluation_batches_cover_every_row_once() -> None:
+    features = torch.arange(22, dtype=torch.float32).unsqueeze(1)
+    loader = BatchLoader(features, torch.arange(22, dtype=torch.float32), 4, device=torch.device("cpu"))
+    batches = [labels.tolist() for _, labels in loader]
+    assert len(batches) == len(loader) == 6
+    assert [value for batch in batches for value in batch] == list(range(22))
 
 
-def _state(epoch: int, best_epoch: int) -> dict[str, Any]:
+def test_training_order_is_a_padded_permutation_per_epoch_and_rank() -> None:
+    features = torch.arange(10, dtype=torch.float32).unsqueeze(1)
+    labels = torch.arange(10, dtype=torch.float32)
+
+    def epoch(loader: BatchLoader, number: int) -> list[int]:
+        loader.set_epoch(number)
+        rows = [int(value) for batch, target in loader for value in target]
+        assert [int(value) for batch, _ in loader for value in batch[:, 0]] == rows  # rows stay paired
+        return rows
+
+    loader = BatchLoader(features, labels, 4, device=torch.device("cpu"), shuffle=True, seed=3, epoch_rows=11)
+    first = epoch(loader, 1)
+    assert len(first) == 11 == len(loader) * 4 - 1 and sorted(set(first)) == list(range(10))
+    assert first[10] == first[0], "one row short of the largest shard: the epoch repeats its first row"
+    assert epoch(loader, 2) != first and epoch(loader, 1) == first
+    other_rank = BatchLoader(features, labels, 4, device=torch.device("cpu"), shuffle=True, seed=3, rank=1)
+    assert epoch(other_rank, 1) != first[:10]
+
+
+SETTINGS = {"hyperparameters": {"learning_rate": 0.001}, "rows": {"train": 10}}
+
+
+def _state(epoch: int, best_epoch: int, settings: dict[str, Any] = SETTINGS) -> dict[str, Any]:
     return {
         "epoch": epoch, "model": {"w": torch.ones(2) * epoch}, "optimizer": {}, "rng": capture_rng_state(),
         "best_auroc": 0.5, "best_epoch": best_epoch, "bad_epochs": 0, "best_model": {}, "standardizer": {},
+        "settings": settings, "fingerprint": fingerprint(settings),
     }  # fmt: skip
 
 
@@ -138,7 +147,7 @@ def test_checkpoints_keep_last_two_and_best_and_skip_bad_ones(
     data = (tmp_path / "checkpoint-epoch-0005.pt").read_bytes()
     (tmp_path / "checkpoint-epoch-0005.pt").write_bytes(data[: len(data) // 2])
     torch.save({"epoch": 7}, tmp_path / "checkpoint-epoch-0007.pt")
-    loaded = manager.load_latest(torch.device("cpu"))
+    loaded = manager.resumable(SETTINGS)
     assert loaded is not None and loaded[0]["epoch"] == 4
     err = capsys.readouterr().err
     assert "skipping unreadable checkpoint" in err and "0005" in err
@@ -156,18 +165,48 @@ def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path)
     assert math.isclose(expected[2], actual[2])
 
 
-def test_loaded_features_are_column_major_and_training_input_row_major(
+def test_loaded_features_are_row_major_and_standardized_in_place(
     dataset_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from data import load_channels
     from model import Standardizer
 
     for channel in ("train", "val", "test"):
         monkeypatch.setenv(f"SM_CHANNEL_{channel.upper()}", str(dataset_dir / channel))
     channels, features = load_channels("label", [])
     train = channels["train"].features
-    assert train.flags.f_contiguous and train.dtype == np.float32 and train.shape[1] == len(features)
+    assert train.flags.c_contiguous and train.dtype == np.float32 and train.shape[1] == len(features)
+    raw = train.copy()
     standardizer = Standardizer.fit(train)
-    out = standardizer.transform(train)
-    assert out.flags.c_contiguous
-    np.testing.assert_allclose(out, (train - standardizer.mean) / standardizer.std, rtol=1e-5, atol=1e-6)
+    assert standardizer.transform_inplace(train) is train
+    np.testing.assert_allclose(train, (raw - standardizer.mean) / standardizer.std, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoints_of_other_settings_are_set_aside_with_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save(_state(1, best_epoch=1))
+    manager.save(_state(2, best_epoch=1, settings={**SETTINGS, "hyperparameters": {"learning_rate": 0.01}}))
+    legacy = _state(3, best_epoch=1)
+    del legacy["settings"], legacy["fingerprint"]  # written before checkpoints had fingerprints
+    manager.save(legacy)
+    found = manager.resumable(SETTINGS)
+    assert found is not None and found[0]["epoch"] == 1
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1 and warning.startswith("WARNING: not resuming 2 checkpoint(s)"), warning
+    assert "checkpoint-epoch-0003.pt: it records no training settings" in warning
+    assert [epoch for epoch, _ in manager.checkpoints()] == [1]
+    moved = sorted(path.name for path in (tmp_path / "mismatched").rglob("*.pt"))
+    assert moved == ["checkpoint-epoch-0002.pt", "checkpoint-epoch-0003.pt"]
+    assert "hyperparameters.learning_rate 0.01 -> 0.001" in describe_changes(
+        {**SETTINGS, "hyperparameters": {"learning_rate": 0.01}}, SETTINGS
+    )
+
+
+def test_loss_plot_ticks_are_whole_epochs() -> None:
+    import plots
+
+    history = [{"epoch": epoch, "train_loss": 1 / epoch, "val_loss": 1.1 / epoch} for epoch in (1, 2, 3)]
+    figure = plots.loss_figure(history)
+    ticks = [tick for tick in figure.axes[0].get_xticks() if 1 <= tick <= 3]
+    assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
