@@ -2,8 +2,9 @@
 
 A rerun used to resume from ``local_output/checkpoints`` after only the learning rate changed: it
 printed "continuing with epoch 6/5", trained nothing and rewrote the model. Now a run starts fresh
-unless RESUME=1: earlier checkpoints are moved aside (never deleted) with a one-line note. With
-RESUME=1 they are used, and the trainer itself sets aside a checkpoint whose settings differ.
+unless RESUME=1: the trainer's ``--fresh`` moves earlier checkpoints aside (never deleted) with a
+one-line note. With RESUME=1 they are used, and the trainer itself sets aside a checkpoint whose
+settings differ.
 ``STAGE`` picks whose hyperparameters are used. The synthetic sample is generated only when the
 data folder has none, and an operator's own data there is never overwritten.
 """
@@ -14,7 +15,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,29 +63,10 @@ def ensure_sample_data(data_dir: Path, out: TextIO, run: Runner = subprocess.run
         raise OperatorError(f"generating the sample dataset failed (exit {result.returncode}); see above")
 
 
-def set_aside_checkpoints(checkpoint_dir: Path, resume: bool, out: TextIO) -> Path | None:
-    """Without ``resume``, move earlier checkpoints to ``<dir>.previous-<time>``; returns where they went."""
-    if not checkpoint_dir.is_dir() or not any(checkpoint_dir.iterdir()):
-        return None
-    if resume:
-        print(f"RESUME=1: resuming from {checkpoint_dir}/ if its checkpoint matches these settings", file=out)
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{stamp}")
-    suffix = 1
-    while target.exists():
-        suffix += 1
-        target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{stamp}-{suffix}")
-    checkpoint_dir.rename(target)
-    print(f"starting fresh: moved earlier checkpoints to {target}/ (RESUME=1 continues from them instead)", file=out)
-    return target
-
-
 def train_locally(
     stage: StageConfig, data_dir: Path, output_dir: Path, resume: bool, out: TextIO, *, run: Runner = subprocess.run
 ) -> int:
     """Run the entry point with the stage's hyperparameters; returns the trainer's exit status."""
-    set_aside_checkpoints(output_dir / "checkpoints", resume, out)
     env = dict(os.environ)
     for channel in contract.CHANNELS:
         env[f"SM_CHANNEL_{channel.upper()}"] = str(data_dir / channel)
@@ -102,5 +83,9 @@ def train_locally(
         file=out,
     )
     command = [sys.executable, str(PROJECT_ROOT / model.source_dir / model.entry_point), *trainer_arguments(stage)]
+    if resume:
+        print("RESUME=1: continuing from local checkpoints of these settings, if any", file=out)
+    else:
+        command.append("--fresh")  # the trainer moves earlier checkpoints to <dir>/set-aside/<time>/
     print("$", shlex.join(command), file=out, flush=True)
     return int(run(command, env=env, check=False).returncode)

@@ -12,7 +12,7 @@ import pytest
 from constructs_lib.config.stage_config import parse_stage
 from ops import cli
 from ops.aws import OperatorError
-from ops.train_local import SAMPLE_GENERATOR, ensure_sample_data, set_aside_checkpoints, train_locally
+from ops.train_local import SAMPLE_GENERATOR, ensure_sample_data, train_locally
 from tests.ops.conftest import sample_dir, write_parquet
 
 PROD = parse_stage("prod", {"region": "eu-west-1", "hyperparameters": {"epochs": 20, "learning_rate": 0.01}})
@@ -29,42 +29,17 @@ class Recorder:
         return subprocess.CompletedProcess(command, 0)
 
 
-def checkpoints(tmp_path: Path) -> Path:
-    directory = tmp_path / "out" / "checkpoints"
-    directory.mkdir(parents=True)
-    (directory / "epoch-0005.pt").write_bytes(b"state")
-    return directory
-
-
-def test_a_rerun_starts_fresh_and_keeps_the_earlier_checkpoints_aside(tmp_path: Path) -> None:
-    directory = checkpoints(tmp_path)
-    out = io.StringIO()
-    moved = set_aside_checkpoints(directory, resume=False, out=out)
-    assert moved is not None
-    assert not directory.exists()
-    assert (moved / "epoch-0005.pt").read_bytes() == b"state"
-    assert moved.name.startswith("checkpoints.previous-")
-    assert (
-        out.getvalue()
-        == f"starting fresh: moved earlier checkpoints to {moved}/ (RESUME=1 continues from them instead)\n"
-    )
-    directory.mkdir()
-    (directory / "epoch-0001.pt").write_bytes(b"")
-    assert set_aside_checkpoints(directory, resume=False, out=io.StringIO()) not in (None, moved)
-
-
-def test_resume_keeps_them_and_an_empty_folder_needs_nothing(tmp_path: Path) -> None:
-    directory = checkpoints(tmp_path)
-    out = io.StringIO()
-    assert set_aside_checkpoints(directory, resume=True, out=out) is None
-    assert (directory / "epoch-0005.pt").exists()
-    assert "RESUME=1: resuming from" in out.getvalue()
-    (directory / "epoch-0005.pt").unlink()
-    assert set_aside_checkpoints(directory, resume=False, out=io.StringIO()) is None
+def test_a_rerun_starts_fresh_unless_resume(tmp_path: Path) -> None:
+    """The trainer's ``--fresh`` sets earlier checkpoints aside (tests/training/test_resume.py runs it)."""
+    for resume in (False, True):
+        run, out = Recorder(), io.StringIO()
+        assert train_locally(PROD, tmp_path / "data", tmp_path / "out", resume, out, run=run) == 0
+        ((command, _env),) = run.calls
+        assert ("--fresh" in command) is not resume
+        assert ("RESUME=1: continuing" in out.getvalue()) is resume
 
 
 def test_the_chosen_stage_hyperparameters_reach_the_trainer(tmp_path: Path) -> None:
-    checkpoints(tmp_path)
     run, out = Recorder(), io.StringIO()
     assert train_locally(PROD, tmp_path / "data", tmp_path / "out", False, out, run=run) == 0
     ((command, env),) = run.calls
@@ -72,7 +47,6 @@ def test_the_chosen_stage_hyperparameters_reach_the_trainer(tmp_path: Path) -> N
     assert command[command.index("--learning_rate") + 1] == "0.01"
     assert env["CHECKPOINT_DIR"] == str(tmp_path / "out" / "checkpoints")
     assert env["SM_CHANNEL_VAL"] == str(tmp_path / "data" / "val")
-    assert not (tmp_path / "out" / "checkpoints").exists()  # set aside before the trainer ran
     assert "stage prod: its hyperparameters, in 1 local process" in out.getvalue()
 
 
