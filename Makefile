@@ -5,6 +5,9 @@ CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 STAGE ?= dev
 PYTHON ?= python3
+# Test processes: the suite is mostly subprocesses (cdk synth, training runs); 2 fit a 2-core CI runner.
+# --dist loadfile keeps each file's module fixtures in one process.
+TEST_WORKERS ?= 2
 # The npm-installed Node 22 and the venv come first: Node 20 is end-of-life and jsii warns on every synth.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
@@ -55,8 +58,8 @@ synth: venv node ## Synthesize every stage into cdk.out (offline; `STAGE=dev mak
 synth-one: venv node ## Synthesize only $(STAGE)
 	cdk synth --quiet -c stage=$(STAGE)
 
-test: tools lint ## Lint, type-check, then run the whole test suite
-	$(PY) -m pytest
+test: tools lint ## Lint, type-check, then run the whole test suite (TEST_WORKERS=2 processes)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: dev ## ruff check, ruff format --check, then the type checks
 	$(VENV)/bin/ruff check .

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from constructs_lib.definition.checks import all_steps
 from constructs_lib.node_runtime import use_pinned_node
+from tests.offline_guard import install_socket_guard, network_namespace_prefix
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 use_pinned_node(PROJECT_ROOT)  # in-process app builds start jsii on the pinned Node, as app.py does
@@ -46,13 +48,41 @@ def run_cdk_synth(
     )
 
 
+@dataclass(frozen=True)
+class SessionSynth:
+    """The session's one real `cdk synth` of every default stage, and how it was watched.
+
+    Attributes:
+        outdir: its cloud assembly.
+        cache_dir: the render cache it started empty and filled (a later synth reusing it is warm).
+        socket_log: where the Python socket guard records network attempts (absent: none).
+        in_network_namespace: whether it ran under ``unshare -n`` (Node and jsii had no network).
+    """
+
+    outdir: Path
+    cache_dir: Path
+    socket_log: Path
+    in_network_namespace: bool
+
+
 @pytest.fixture(scope="session")
-def synthesized_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cdk.out of one real `cdk synth` of every default stage."""
-    outdir = tmp_path_factory.mktemp("synth") / "cdk.out"
-    result = run_cdk_synth(outdir)
+def session_synth(tmp_path_factory: pytest.TempPathFactory) -> SessionSynth:
+    """One offline synth: AWS_* removed, an empty HOME, Python sockets guarded, ``unshare -n`` where
+    permitted, and a cold render cache, so every definition is rendered by the SDK in this run."""
+    root = tmp_path_factory.mktemp("synth")
+    guard = install_socket_guard(root / "guard")
+    prefix = network_namespace_prefix()
+    cache_dir = root / "render-cache"
+    outdir = root / "cdk.out"
+    result = run_cdk_synth(outdir, prefix=prefix, PIPELINE_DEFINITION_CACHE_DIR=str(cache_dir), **guard)
     assert result.returncode == 0, result.stderr
-    return outdir
+    return SessionSynth(outdir, cache_dir, Path(guard["SOCKET_GUARD_LOG"]), bool(prefix))
+
+
+@pytest.fixture(scope="session")
+def synthesized_outdir(session_synth: SessionSynth) -> Path:
+    """cdk.out of the session's synth of every default stage."""
+    return session_synth.outdir
 
 
 @pytest.fixture(scope="session")
