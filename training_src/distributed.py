@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from failure import TrainingError
 
 THREADS_ENV = "TRAINER_NUM_THREADS"
 """Optional override of torch's intra-op threads per process (e.g. 1 on a busy CI runner)."""
@@ -105,6 +106,21 @@ def all_gather_object(obj: Any, ctx: DistContext) -> list[Any]:
     gathered: list[Any] = [None] * ctx.world_size
     dist.all_gather_object(gathered, obj)
     return gathered
+
+
+def agree_on_failure(error: TrainingError | None, ctx: DistContext) -> None:
+    """Raise on every rank when any rank failed, naming the lowest failing rank's reason.
+
+    Each rank validates only its own share of the rows. A rank that raised alone would leave the
+    others blocked in their next collective, which then fails with a transport error (gloo:
+    "Connection closed by peer"; nccl: a timeout) that rank 0 would write to the failure file,
+    which SageMaker shows as the job's FailureReason, in place of the real reason.
+    """
+    messages = all_gather_object(None if error is None else str(error), ctx)
+    for rank, message in enumerate(messages):
+        if message is not None:
+            shown = message if not ctx.distributed else f"{message} (in rank {rank}'s share of the rows)"
+            raise TrainingError(shown)
 
 
 def weight_summary(model: torch.nn.Module) -> list[float]:

@@ -106,9 +106,14 @@ def _describe_data(channels: dict[str, ChannelData], features: list[str], ctx: d
 
 def _prepare(args: argparse.Namespace, hp: dict[str, Any], ctx: distributed.DistContext) -> tuple[Job, Progress]:
     """Load this rank's data, build the model and optimizer, and restore a matching checkpoint if any."""
-    channels, features = load_channels(
-        hp["label_column"], hp["feature_columns"], rank=ctx.rank, world_size=ctx.world_size
-    )
+    try:
+        channels, features = load_channels(
+            hp["label_column"], hp["feature_columns"], rank=ctx.rank, world_size=ctx.world_size
+        )
+    except TrainingError as error:
+        distributed.agree_on_failure(error, ctx)  # every rank raises the same reason, before any collective
+        raise
+    distributed.agree_on_failure(None, ctx)
     log(_describe_data(channels, features, ctx), ctx)
     checkpoint_dir = env_path("CHECKPOINT_DIR", contract.CHECKPOINT_LOCAL_PATH)
     try:
@@ -265,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         report_failure(str(error), overwrite=main_rank)
         return 1
     except Exception as error:
-        report_failure(f"unexpected error: {type(error).__name__}: {error}", overwrite=main_rank)
+        # Not rank 0's to overwrite: a rank that failed first with the real cause may have written it
+        # already, and rank 0 would only see the transport error its absence caused.
+        report_failure(f"unexpected error: {type(error).__name__}: {error}", overwrite=False)
         raise
     return 0
 

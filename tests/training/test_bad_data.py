@@ -7,6 +7,7 @@ Most cases call ``train.main`` in-process (fast); one runs the script to check t
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,3 +142,20 @@ def test_bad_data_subprocess_exit_code(tmp_path: Path, dataset_dir: Path) -> Non
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("ERROR: channel val"), result.stderr
     assert (tmp_path / "job" / "output" / "failure").read_text().startswith("channel val")
+
+
+@pytest.mark.slow
+def test_bad_values_in_another_ranks_share_are_the_reported_reason(tmp_path: Path, dataset_dir: Path) -> None:
+    """Under torchrun each rank checks only its own rows. NaN in val's last row (rank 1's share) must
+    stop every rank with that reason; before, rank 1 exited alone, rank 0 failed in its next collective
+    ("Connection closed by peer") and wrote that to the failure file, SageMaker's FailureReason."""
+    data = _copy(dataset_dir, tmp_path)
+    val_rows = pq.read_metadata(data / "val" / "val.parquet").num_rows
+    _poison(data / "val" / "val.parquet", "f2", [val_rows - 1], np.nan)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = run_trainer(ARGS, job_env(tmp_path / "job", data), launcher=launcher)
+    assert result.returncode != 0
+    reason = (tmp_path / "job" / "output" / "failure").read_text()
+    assert reason.startswith("channel val: file ") and "NaN or infinite values in feature column(s) ['f2']" in reason
+    assert "(in rank 1's share of the rows)" in reason and reason.count("\n") == 1, reason
+    assert "Connection closed" not in result.stderr, result.stderr[-2000:]
