@@ -58,7 +58,9 @@ class ModelRegistry(Construct):
         )
         self._validate(group_name, description)
         self.group_name = group_name
-        tags: Mapping[str, str] = {"stage": stage.name, "pipeline": stage.resolved_pipeline_name}
+        # Project and Stage come from the stack's Tags.of; a lowercase "stage" next to them would be a second
+        # cost-allocation key, and IAM compares aws:ResourceTag keys case-insensitively.
+        tags: Mapping[str, str] = {"Pipeline": stage.resolved_pipeline_name}
         self.group = sagemaker.CfnModelPackageGroup(
             self,
             "Group",

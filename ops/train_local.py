@@ -69,6 +69,8 @@ def train_locally(
     """Run the entry point with the stage's hyperparameters; returns the trainer's exit status."""
     env = dict(os.environ)
     for channel in contract.CHANNELS:
+        env.pop(f"SM_CHANNEL_{channel.upper()}", None)
+    for channel in stage.channels:  # as in AWS: only the stage's declared channels reach the trainer
         env[f"SM_CHANNEL_{channel.upper()}"] = str(data_dir / channel)
     env.update(
         SM_MODEL_DIR=str(output_dir / "model"),

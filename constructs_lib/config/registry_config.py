@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from constructs_lib.config.api_shapes import REAL_TIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES, unknown_values
 from constructs_lib.config.model_config import EcrImageUri, StrictModel
 
 MODEL_PACKAGE_GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -70,6 +71,16 @@ class RegistrySettings(StrictModel):
         description="Inference image override, an Amazon ECR image URI (as model.image_uri) in the stage's region; "
         "then the two settings above are not used.",
     )
+
+    @field_validator("inference_instance_types", "transform_instance_types")
+    @classmethod
+    def _known_to_the_api(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        """CreateModelPackage rejects types outside its enums, at run time, after training."""
+        shape = REAL_TIME_INSTANCE_TYPES if info.field_name == "inference_instance_types" else TRANSFORM_INSTANCE_TYPES
+        problems = unknown_values(values, shape)
+        if problems:
+            raise ValueError(f"not a SageMaker {shape}: {'; '.join(problems)}")
+        return values
 
     @property
     def allowed_approval_statuses(self) -> tuple[str, ...]:

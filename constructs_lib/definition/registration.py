@@ -83,9 +83,9 @@ class RegistrationStepsBuilder:
                 )
                 for instance_type in instance_types
             }
-        except ValueError as error:
+        except ValueError as error:  # the SDK's message names what it lacks: version, py_version or processor
             detail = " ".join(str(error).split())
-            raise stage_error(self.request.stage_name, "registry.inference_instance_types", detail) from None
+            raise stage_error(self.request.stage_name, "registry", f"no PyTorch inference image: {detail}") from None
         if len(images) != 1:
             raise stage_error(
                 self.request.stage_name,

@@ -76,7 +76,7 @@ def render_definition_cached(request: DefinitionRequest) -> str:
     cached = cache_dir / f"{definition_cache_key(request)}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8")
-    from constructs_lib.definition.sdk_builder import render_pipeline_definition  # noqa: PLC0415  # lazy: a cache hit never imports the SDK
+    from constructs_lib.definition.render import render_pipeline_definition  # noqa: PLC0415  # lazy: a cache hit never imports the SDK
 
     definition = render_pipeline_definition(request)
     if cached is not None:

@@ -1,11 +1,11 @@
 """The one module that imports the SageMaker Python SDK (v2).
 
-It holds ``PyTorchTrainingStepBuilder`` (the seed's builder), ``RegistrationStepsBuilder`` (the
-seed's next step: a quality gate and the registration of the passing model) and
-``render_pipeline_definition``, which renders the pipeline offline: a ``PipelineSession`` over a
-boto3 session with a region and static dummy credentials, explicit S3 locations, an ``s3://``
-source bundle and an ARN-shaped role, so the SDK never calls AWS. Importing it costs about 2.7 s,
-so callers import it lazily (see ``render_cache.render_definition_cached``).
+It holds ``PyTorchTrainingStepBuilder`` (the seed's builder), the SDK classes that
+``registration.py`` builds the quality gate and registration with, and ``create_offline_session``:
+a ``PipelineSession`` over a boto3 session with a region and static dummy credentials, so that with
+explicit S3 locations, an ``s3://`` source bundle and an ARN-shaped role the SDK never calls AWS
+(``render.py`` puts the pipeline together). Importing it costs about 2.7 s, so callers import it
+lazily (see ``render_cache.render_definition_cached``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from constructs_lib.config.errors import stage_error
 from constructs_lib.config.model_config import DEFAULT_VOLUME_SIZE_GB, HyperparametersBase, ModelConfig
 from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
 from constructs_lib.definition import pipeline_spec as spec
-from constructs_lib.definition.request import DefinitionRequest
 from training_src import contract
 
 __all__ = [  # the SDK classes that registration.py builds with: it takes them from here, the one SDK import
@@ -59,11 +58,12 @@ __all__ = [  # the SDK classes that registration.py builds with: it takes them f
     "ModelStep",
     "ParameterFloat",
     "ParameterString",
+    "Pipeline",
     "PipelineSession",
     "PyTorchTrainingStepBuilder",
     "TrainingStep",
+    "create_offline_session",
     "image_uris",
-    "render_pipeline_definition",
 ]
 
 logger = logging.getLogger(__name__)
@@ -277,41 +277,3 @@ class PyTorchTrainingStepBuilder:
             depends_on=[],
             retry_policies=self._retry_policies(),
         )
-
-
-def render_pipeline_definition(request: DefinitionRequest) -> str:
-    """Render the pipeline definition JSON offline, exactly as the SDK would upload it."""
-    with offline_aws_environment():
-        return _render(request)
-
-
-def _render(request: DefinitionRequest) -> str:
-    from constructs_lib.definition.registration import RegistrationStepsBuilder  # noqa: PLC0415  # it imports this module's SDK names
-
-    session = create_offline_session(request.region)
-    input_data_uri = ParameterString(
-        name=spec.INPUT_DATA_URI_PARAMETER, default_value=request.model.input_path.rstrip("/")
-    )
-    builder = PyTorchTrainingStepBuilder(
-        request.model,
-        request.hyperparameters,
-        session,
-        request.role_arn,
-        kms_key_arn=request.kms_key_arn,
-        network=request.network,
-        retries=request.retries,
-        channels=request.channels,
-        input_data_uri=input_data_uri,
-        stage_name=request.stage_name,
-    )
-    training_step = builder.create_training_step()
-    registration = RegistrationStepsBuilder(request, session, training_step)
-    pipeline = Pipeline(
-        name=request.pipeline_name,
-        parameters=[input_data_uri, *registration.parameters],
-        steps=[training_step, registration.create_quality_gate()],
-        sagemaker_session=session,
-        pipeline_experiment_config=None,  # no Experiments: the pipeline role needs no sagemaker:CreateExperiment
-    )
-    definition: str = pipeline.definition()
-    return definition

@@ -27,9 +27,9 @@ def test_every_channel_of_the_synthesized_definition_resolves(stage: str, templa
     names = [channel.name for channel in channels]
     assert set(contract.REQUIRED_CHANNELS) <= set(names) <= set(contract.CHANNELS)
     assert all(channel.uri.startswith("s3://") for channel in channels)
-    if INPUT_URI_PARAMETER in declared:  # channels follow the run's InputDataUri: <InputDataUri>/<channel>/
-        for channel in deployed.channels(definition, effective_values(declared, {INPUT_URI_PARAMETER: INPUT_URI})):
-            assert channel.uri.rstrip("/") == f"{INPUT_URI}/{channel.name}"
+    assert INPUT_URI_PARAMETER in declared
+    for channel in deployed.channels(definition, effective_values(declared, {INPUT_URI_PARAMETER: INPUT_URI})):
+        assert channel.uri == f"{INPUT_URI}/{channel.name}/"  # the run's InputDataUri, with the folder's slash
 
 
 @pytest.mark.parametrize("stage", STAGES)

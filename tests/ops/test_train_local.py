@@ -39,6 +39,15 @@ def test_a_rerun_starts_fresh_unless_resume(tmp_path: Path) -> None:
         assert ("RESUME=1: continuing" in out.getvalue()) is resume
 
 
+def test_only_the_declared_channels_reach_the_trainer(tmp_path: Path) -> None:
+    """A stage without a test channel gates on the selected val AUROC in AWS; locally too."""
+    stage = PROD.model_copy(update={"channels": ["train", "val"]})
+    run = Recorder()
+    assert train_locally(stage, tmp_path / "data", tmp_path / "out", False, io.StringIO(), run=run) == 0
+    ((_command, env),) = run.calls
+    assert "SM_CHANNEL_VAL" in env and "SM_CHANNEL_TEST" not in env
+
+
 def test_the_chosen_stage_hyperparameters_reach_the_trainer(tmp_path: Path) -> None:
     run, out = Recorder(), io.StringIO()
     assert train_locally(PROD, tmp_path / "data", tmp_path / "out", False, out, run=run) == 0

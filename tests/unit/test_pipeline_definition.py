@@ -12,7 +12,7 @@ import pytest
 
 from constructs_lib.config.registry_config import RegistrySettings
 from constructs_lib.definition.checks import all_steps
-from constructs_lib.definition.sdk_builder import render_pipeline_definition
+from constructs_lib.definition.render import render_pipeline_definition
 from tests.conftest import evaluate, step_named
 from tests.unit.definition_requests import make_request
 from training_src import contract

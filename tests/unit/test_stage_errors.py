@@ -44,7 +44,19 @@ def build_error(tmp_path: Path, stage: dict[str, Any]) -> str:
             "registry.inference_instance_types",
             "need different inference images",
         ),
-        ({"registry": {"inference_instance_types": ["ml.inf2.xlarge"]}}, "registry.inference_instance_types", "py312"),
+        ({"registry": {"inference_instance_types": ["ml.inf2.xlarge"]}}, "registry", "no PyTorch inference image"),
+        # CreateModelPackage validates these against ProductionVariantInstanceType / TransformInstanceType
+        # (botocore's service model): a typo would otherwise fail RegisterModel after the whole training job.
+        (
+            {"registry": {"inference_instance_types": ["ml.m5.larg"]}},
+            "registry.inference_instance_types",
+            "not a SageMaker ProductionVariantInstanceType: 'ml.m5.larg' (did you mean ml.m5.large",
+        ),
+        (
+            {"registry": {"transform_instance_types": ["ml.q9.huge"]}},
+            "registry.transform_instance_types",
+            "not a SageMaker TransformInstanceType: 'ml.q9.huge'",
+        ),
     ],
 )
 def test_error_names_stage_and_field(tmp_path: Path, stage: dict[str, Any], field: str, detail: str) -> None:

@@ -11,8 +11,8 @@ import pytest
 from constructs_lib.config.errors import ConfigError
 from constructs_lib.config.model_config import ModelHyperparameters
 from constructs_lib.config.stage_config import NetworkSettings
+from constructs_lib.definition.render import render_pipeline_definition
 from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER, SOURCE_BUNDLE_PLACEHOLDER, kms_key_placeholder
-from constructs_lib.definition.sdk_builder import render_pipeline_definition
 from tests.unit.definition_requests import REGION, make_request, training_step
 from training_src import contract
 
