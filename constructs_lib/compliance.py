@@ -14,6 +14,7 @@ Every acknowledgement names exact findings and carries a specific reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
@@ -60,6 +61,29 @@ def nag_reference(construct: IConstruct, attribute: str | None = None) -> str:
     resource = _cfn_resource(construct)
     logical_id = Stack.of(resource).resolve(resource.logical_id)
     return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+
+def nag_arn(scope: IConstruct, value: str) -> str:
+    """How cdk-nag writes ``value`` (a string that may hold CDK tokens) in a finding.
+
+    cdk-nag flattens the resolved value: ``Ref`` becomes ``<Name>``, ``Fn::GetAtt`` ``<Name.Attr>``
+    and ``Fn::Join`` its joined parts, so an owned bucket's ARN reads ``<LogicalId.Arn>`` and an
+    imported one's ``arn:<AWS::Partition>:s3:::name``.
+    """
+    return _flatten(Stack.of(scope).resolve(value))
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_flatten(part) for part in parts)
+    raise TypeError(f"cannot write {value!r} as cdk-nag does")
 
 
 def acknowledge_nag(construct: IConstruct, *acknowledgements: NagAcknowledgement) -> None:

@@ -3,13 +3,12 @@
 Every model that passes the pipeline's quality gate becomes a numbered version in this
 ``AWS::SageMaker::ModelPackageGroup``, with its approval status, its quality figures and the
 inference image it serves in; endpoints deploy a version, never a training job's output path.
-It creates no IAM grants: the stack grants the pipeline role registration (``stacks/registry_grants.py``).
+Registration rights are granted next to it (``constructs_lib/grants/registry.py``).
 
 Defaults:
-    * name ``registry.model_package_group_name``, else ``<stage>-pytorch-models``;
     * description naming the stage and the pipeline that registers into the group;
-    * tags ``stage`` and ``pipeline``;
-    * deletion follows the stage's ``storage.removal_policy``: retained by default with its versions.
+    * tag ``Pipeline`` (the stack adds ``Project`` and ``Stage``);
+    * retained on stack deletion with its versions unless ``removal_policy`` is ``DESTROY``.
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Aws, CfnTag, RemovalPolicy
+from aws_cdk import CfnTag, RemovalPolicy
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.config.registry_config import MODEL_PACKAGE_GROUP_PATTERN
-from constructs_lib.config.stage_config import StageConfig
+from constructs_lib.grants.trust import sagemaker_arn
 
 MAX_DESCRIPTION_LENGTH = 1024
 
@@ -42,25 +41,29 @@ class ModelRegistry(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        stage: StageConfig,
+        group_name: str,
+        stage_name: str,
+        pipeline_name: str,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         description: str | None = None,
     ) -> None:
         """Args:
-        stage: the stage whose pipeline registers into the group (name, storage, registry settings).
+        group_name: the group's name (CreateModelPackageGroup's pattern, at most 63 characters).
+        stage_name: the stage it belongs to (in the default description).
+        pipeline_name: the pipeline that registers into it (in the ``Pipeline`` tag and the default description).
+        removal_policy: what stack deletion does to the group; default RETAIN.
         description: shown in SageMaker Studio and DescribeModelPackageGroup, at most 1024 characters;
             default names the stage and its pipeline.
         """
         super().__init__(scope, construct_id)
-        group_name = stage.resolved_model_package_group_name
         description = description or (
-            f"PyTorch binary classifiers that passed the quality gate of pipeline {stage.resolved_pipeline_name} "
-            f"(stage {stage.name})"
+            f"PyTorch binary classifiers that passed the quality gate of pipeline {pipeline_name} (stage {stage_name})"
         )
         self._validate(group_name, description)
         self.group_name = group_name
         # Project and Stage come from the stack's Tags.of; a lowercase "stage" next to them would be a second
         # cost-allocation key, and IAM compares aws:ResourceTag keys case-insensitively.
-        tags: Mapping[str, str] = {"Pipeline": stage.resolved_pipeline_name}
+        tags: Mapping[str, str] = {"Pipeline": pipeline_name}
         self.group = sagemaker.CfnModelPackageGroup(
             self,
             "Group",
@@ -68,12 +71,10 @@ class ModelRegistry(Construct):
             model_package_group_description=description,
             tags=[CfnTag(key=key, value=value) for key, value in sorted(tags.items())],
         )
-        destroy = stage.storage.removal_policy == "destroy"
-        self.group.apply_removal_policy(RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN)
+        self.group.apply_removal_policy(removal_policy)
         # IAM matches ARNs case-sensitively, and SageMaker writes resource names in ARNs in lowercase.
-        sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        self.group_arn = f"{sagemaker_arn}:model-package-group/{group_name.lower()}"
-        self.model_package_arns = f"{sagemaker_arn}:model-package/{group_name.lower()}/*"
+        self.group_arn = sagemaker_arn(f"model-package-group/{group_name.lower()}")
+        self.model_package_arns = sagemaker_arn(f"model-package/{group_name.lower()}/*")
 
     @staticmethod
     def _validate(group_name: str, description: str) -> None:

@@ -1,4 +1,4 @@
-"""``SecureTrainingStorage``: the stage's KMS key and its three buckets.
+"""``SecureTrainingStorage``: the stage's KMS key and its three buckets (two, with an imported data bucket).
 
 Defaults (each can be changed only through ``StorageSettings``):
 
@@ -10,7 +10,9 @@ Defaults (each can be changed only through ``StorageSettings``):
   expires noncurrent versions after ``noncurrent_version_expiration_days``;
 * the artifacts bucket expires checkpoints under ``<output prefix>/checkpoints/`` after
   ``checkpoint_expiration_days``;
-* RETAIN on stack deletion unless ``removal_policy`` is ``destroy``.
+* RETAIN on stack deletion unless ``removal_policy`` is ``destroy``;
+* an imported data bucket (``data_bucket``) is used as it is: nothing about it is created or
+  changed, and its key (``data_key``), if it has one, is only read through S3.
 """
 
 from __future__ import annotations
@@ -44,11 +46,28 @@ class SecureTrainingStorage(Construct):
     Attributes:
         key: the customer-managed key for data, artifacts and training output.
         log_bucket: receives S3 server access logs.
-        data_bucket: training data (``<input_prefix>/train|val|test/``).
+        data_bucket: training data (``<input_prefix>/<channel>/``): the stage's own, or the imported one.
+        data_key: the key that encrypts ``data_bucket``: ``key`` for the stage's own bucket, the imported
+            bucket's key, or None for an imported bucket without a customer-managed key.
         artifacts_bucket: models, checkpoints and profiler output under ``training-output/``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StorageSettings, stage_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StorageSettings,
+        stage_name: str,
+        data_bucket: s3.IBucket | None = None,
+        data_key: kms.IKey | None = None,
+    ) -> None:
+        """Args:
+        settings: retention and lifecycle of what is created here.
+        stage_name: names the stage in the key's description.
+        data_bucket: an existing bucket to read training data from; default a new one.
+        data_key: the KMS key ``data_bucket`` is encrypted with, when it has a customer-managed one.
+        """
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.DESTROY if settings.removal_policy == "destroy" else RemovalPolicy.RETAIN
         self.key = kms.Key(
@@ -82,7 +101,10 @@ class SecureTrainingStorage(Construct):
             "This is the S3 server access log destination of the data and artifacts buckets; logging it "
             "into itself would log its own log deliveries without end.",
         )
-        self.data_bucket = self._bucket("DataBucket", removal, log_prefix="data-bucket/", lifecycle_rules=noncurrent)
+        self.data_bucket: s3.IBucket = data_bucket or self._bucket(
+            "DataBucket", removal, log_prefix="data-bucket/", lifecycle_rules=noncurrent
+        )
+        self.data_key: kms.IKey | None = data_key if data_bucket is not None else self.key
         self.artifacts_bucket = self._bucket(
             "ArtifactsBucket",
             removal,

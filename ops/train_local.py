@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.config.stage_config import StageConfig
 from ops.aws import OperatorError
 from ops.stages import PROJECT_ROOT
@@ -84,7 +85,8 @@ def train_locally(
         f"{model.instance_count} x {model.instance_type})",
         file=out,
     )
-    command = [sys.executable, str(PROJECT_ROOT / model.source_dir / model.entry_point), *trainer_arguments(stage)]
+    trainer = default_trainer()
+    command = [sys.executable, str(trainer.source_dir / trainer.entry_point), *trainer_arguments(stage)]
     if resume:
         print("RESUME=1: continuing from local checkpoints of these settings, if any", file=out)
     else:

@@ -1,8 +1,15 @@
-"""Errors the app reports to the user as one message, without a traceback.
+"""Errors reported to the user as one message per problem, without a traceback.
 
-Every error about a stage setting uses one form, ``cdk.json: context.stages.<stage>.<field>: …``,
-whether pydantic, the construct or the SDK renderer finds it, so users learn one way to read them.
+Every error about a setting names it by its path and says what is valid. In ``cdk.json`` the path
+is ``cdk.json: context.stages.<stage>.<field>: …``; on a construct it is
+``<construct path>: <prop>: …`` (``PropsError``). Whoever finds the problem (pydantic, the
+construct, the SDK renderer) raises a ``FieldError`` with the path relative to the props, and the
+boundary that knows where the setting came from puts it into one of those two forms.
 """
+
+from __future__ import annotations
+
+from pydantic import ValidationError
 
 CONFIG_FILE = "cdk.json"
 
@@ -21,6 +28,41 @@ class FieldError(ValueError):
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+
+
+class PropsError(ConfigError):
+    """Invalid props of a construct: one line per problem, ``<construct path>: <prop>: <what is valid>``.
+
+    Attributes:
+        construct: the construct's path in the app.
+        problems: ``(prop path, detail)`` pairs, e.g. ``("model.instance_type", "...")``.
+    """
+
+    def __init__(self, construct: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__("\n".join(f"{construct}: {field}: {detail}" for field, detail in problems))
+        self.construct = construct
+        self.problems = problems
+
+
+def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """``(field path, detail)`` for each error pydantic found, in the one message style.
+
+    A model validator's ``FieldError`` puts its field into the path; unknown keys say to check the
+    spelling; the offending value is shown unless it is a whole object or absent.
+    """
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"] if part != "")
+        message = item["msg"].removeprefix("Value error, ")
+        found = item.get("ctx", {}).get("error")
+        if isinstance(found, FieldError):  # a model validator's finding about one field: put it in the path
+            location, message = ".".join(p for p in (location, found.field) if p), found.detail
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the reference in README.md)"
+        given = item.get("input")
+        hidden = item["type"] in ("extra_forbidden", "missing") or isinstance(given, dict)
+        problems.append((location, message if hidden else f"{message} (got {given!r})"))
+    return problems
 
 
 def stage_field_path(stage: str, field: str, source: str = CONFIG_FILE) -> str:

@@ -1,21 +1,22 @@
 """Typed model settings and hyperparameters for the PyTorch training step.
 
-``ModelSettings`` is what a stage sets in ``cdk.json``; ``ModelConfig`` adds the S3
-locations that the stack fills in, and is what the step builder consumes.
-``ModelHyperparameters`` is generated from the trainer's contract
-(``training_src/contract.py``), so names, defaults and ranges are defined once.
+``ModelSettings`` is what a stage sets in ``cdk.json`` (the ``model`` prop of the construct);
+``ModelConfig`` adds the trainer's entry point and the S3 locations that the construct fills in, and
+is what the step builder consumes. ``ModelHyperparameters`` is generated from the bundled trainer's
+spec (``training_src/contract.py``), so names, defaults and ranges are defined once; another
+trainer's hyperparameters are generated from its own spec (``TrainerSpec.hyperparameters_model``).
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from constructs_lib.config.default_trainer import default_hyperparameters_model
+from constructs_lib.config.hyperparameters import HyperparametersBase
 from constructs_lib.config.image_catalog import check_ecr_image_uri
-from training_src import contract
+from constructs_lib.config.strict_model import StrictModel
 
 MAX_RUN_LIMIT_SECONDS = 28 * 24 * 60 * 60
 """SageMaker's upper bound for ``MaxRuntimeInSeconds`` (28 days)."""
@@ -27,25 +28,9 @@ EcrImageUri = Annotated[str, AfterValidator(check_ecr_image_uri)]
 """An image in Amazon ECR: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`` or ``@sha256:…``."""
 
 
-class StrictModel(BaseModel):
-    """Base for config models: unknown keys are errors, so typos in ``cdk.json`` are caught."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class ModelSettings(StrictModel):
     """Training job settings a stage may override in ``cdk.json`` under ``model``."""
 
-    entry_point: str = Field(
-        contract.ENTRY_POINT,
-        pattern=r"^[A-Za-z0-9_\-]+\.py$",
-        description="Python file at the root of source_dir that SageMaker runs.",
-    )
-    source_dir: str = Field(
-        "training_src",
-        min_length=1,
-        description="Folder (relative to the project root) packaged as the code bundle.",
-    )
     instance_type: str = Field(
         "ml.m5.xlarge",
         pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$",
@@ -118,8 +103,11 @@ class ModelSettings(StrictModel):
 
 
 class ModelConfig(ModelSettings):
-    """Everything the step builder needs: the settings plus the job's S3 locations."""
+    """Everything the step builder needs: the settings plus the trainer's entry point and the job's S3 locations."""
 
+    entry_point: str = Field(
+        ..., pattern=r"^[A-Za-z0-9_\-]+\.py$", description="Python file at the root of the bundle that SageMaker runs."
+    )
     source_dir: str = Field(..., pattern=S3_URI_PATTERN, description="s3:// URI of the sourcedir.tar.gz code bundle.")
     input_path: str = Field(
         ...,
@@ -148,63 +136,10 @@ class ModelConfig(ModelSettings):
         return self.checkpoint_uri
 
 
-class HyperparametersBase(StrictModel):
-    """Behaviour shared by the generated ``ModelHyperparameters`` model."""
-
-    specs: ClassVar[tuple[contract.HyperparameterSpec, ...]] = contract.HYPERPARAMETERS
-
-    def get_config(self) -> dict[str, Any]:
-        """The hyperparameters as typed values, in contract order."""
-        return {spec.name: copy.deepcopy(getattr(self, spec.name)) for spec in self.specs}
-
-    def serialize_config(self) -> dict[str, str]:
-        """The string map SageMaker passes to the script as ``--name value``; lists go as JSON."""
-        return {spec.name: contract.serialize_value(spec, getattr(self, spec.name)) for spec in self.specs}
-
-
-_KIND_TYPES: dict[str, Any] = {
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "str": str,
-    "list[str]": list[Annotated[str, Field(min_length=1)]],
-}
-
-
-def _field_for(spec: contract.HyperparameterSpec) -> Any:
-    """A pydantic ``(annotation, FieldInfo)`` pair for one contract hyperparameter."""
-    bounds = {
-        "ge": spec.minimum,
-        "le": spec.maximum,
-        "gt": spec.exclusive_minimum,
-        "lt": spec.exclusive_maximum,
-    }
-    bounds = {key: value for key, value in bounds.items() if value is not None}
-    options: dict[str, Any] = {"description": spec.description}
-    if spec.kind == "list[int]":
-        annotation: Any = list[Annotated[int, Field(strict=True, **bounds)]]
-        options["min_length"] = 1
-    else:
-        annotation = _KIND_TYPES[spec.kind]
-        options.update(bounds)
-        if spec.kind in ("int", "bool"):
-            options["strict"] = True
-    if isinstance(spec.default, list):
-        options["default_factory"] = functools.partial(list, spec.default)
-    else:
-        options["default"] = spec.default
-    return (annotation, Field(**options))
-
-
 if TYPE_CHECKING:
 
     class ModelHyperparameters(HyperparametersBase):
-        """Type checkers see a plain subclass; at runtime the fields come from the contract."""
+        """Type checkers see a plain subclass; at runtime the fields come from the bundled trainer's spec."""
 
 else:
-    ModelHyperparameters = create_model(
-        "ModelHyperparameters",
-        __base__=HyperparametersBase,
-        __doc__="Hyperparameters of the trainer, generated from training_src/contract.py.",
-        **{spec.name: _field_for(spec) for spec in contract.HYPERPARAMETERS},
-    )
+    ModelHyperparameters = default_hyperparameters_model()

@@ -30,10 +30,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from constructs_lib.config.default_trainer import default_trainer_dir
 from constructs_lib.config.image_catalog import pytorch_training_images
 
 RECORD = Path(__file__).with_name("requires_python.json")
-PROJECT_REQUIREMENTS = Path(__file__).resolve().parents[2] / "training_src" / "requirements.txt"
+PROJECT_REQUIREMENTS = default_trainer_dir() / "requirements.txt"
+"""The bundled trainer's requirements (``training_src/requirements.txt``)."""
 PY_VERSION = re.compile(r"^py3\d+$")
 LATEST_PATCH = 99
 """A py_version names a minor release; any of its patch releases (3.12.0 .. 3.12.99) may be in the image."""
@@ -141,10 +143,10 @@ def floor_problem(requirements: Path, shown: str, py_version: str, region: str) 
     """
     pins = read_pins(requirements, py_version)
     for pin in unknown_pins(pins):
-        return "model.source_dir", (
+        return "trainer.source_dir", (
             f"{shown} pins {pin.name}=={pin.version}, whose Requires-Python synth cannot read offline: install it "
-            f"into .venv (.venv/bin/pip install --no-deps {pin.name}=={pin.version}) and record it with "
-            f"`.venv/bin/python -m constructs_lib.config.python_floor --write {shown}`"
+            f"into the Python that runs synth (pip install --no-deps {pin.name}=={pin.version}); in this "
+            f"repository, also record it with `.venv/bin/python -m constructs_lib.config.python_floor --write {shown}`"
         )
     blocked = blocking_pins(pins, py_version)
     if not blocked:

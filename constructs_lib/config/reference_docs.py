@@ -1,9 +1,11 @@
-"""Generate the README's config reference from the pydantic models.
+"""Generate the README's config and props references from the pydantic models.
 
-    python -m constructs_lib.config.reference_docs --write README.md   # rewrite the section in place
-    python -m constructs_lib.config.reference_docs --check README.md   # exit 1 if it is out of date
+    python -m constructs_lib.config.reference_docs --write README.md   # rewrite the sections in place
+    python -m constructs_lib.config.reference_docs --check README.md   # exit 1 if one is out of date
 
-The section sits between ``<!-- config-reference:start -->`` and ``<!-- config-reference:end -->``.
+The ``cdk.json`` reference sits between ``<!-- config-reference:start -->`` and
+``<!-- config-reference:end -->``; the construct's props reference between
+``<!-- props-reference:start -->`` and ``<!-- props-reference:end -->``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from constructs_lib.config.hyperparameters import Hyperparameter
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
 from constructs_lib.config.registry_config import RegistrySettings
 from constructs_lib.config.stage_config import NetworkSettings, RetrySettings, StageConfig, StorageSettings
+from constructs_lib.config.trainer_spec import TrainerSpec
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
+PROPS_START = "<!-- props-reference:start -->"
+PROPS_END = "<!-- props-reference:end -->"
+CDK_TYPE = "cdk_type"
+"""``json_schema_extra`` key naming a prop's CDK type (an ``Any`` field holding a construct)."""
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("stages.&lt;name&gt;", StageConfig),
     ("stages.&lt;name&gt;.model", ModelSettings),
@@ -38,20 +46,34 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
 NESTED = {"model", "hyperparameters", "network", "storage", "retries", "registry"}
 
 
+def props_sections() -> tuple[tuple[str, type[BaseModel]], ...]:
+    """The construct's props, then the trainer spec and a hyperparameter (the settings objects are above)."""
+    from constructs_lib.training_pipeline_props import TrainingPipelineProps  # noqa: PLC0415  # it imports config
+
+    return (
+        ("SageMakerTrainingPipeline(scope, id, *, ...)", TrainingPipelineProps),
+        ("TrainerSpec", TrainerSpec),
+        ("Hyperparameter", Hyperparameter),
+    )
+
+
 def _describe(annotation: Any) -> str:
     """A short, readable name of a type annotation."""
     origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _describe(args[0])
-    if origin is list:
-        return f"list[{_describe(args[0])}]"
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(arg) for arg in args)
-    if origin is Literal:
-        return "one of " + ", ".join(f"`{arg}`" for arg in args)
+    generic = {
+        Annotated: lambda: _describe(args[0]),
+        list: lambda: f"list[{_describe(args[0])}]",
+        tuple: lambda: f"list[{_describe(args[0])}]",
+        dict: lambda: f"dict[{_describe(args[0])}, {_describe(args[1])}]",
+        Union: lambda: " or ".join(_describe(arg) for arg in args),
+        types.UnionType: lambda: " or ".join(_describe(arg) for arg in args),
+        Literal: lambda: "one of " + ", ".join(f"`{arg}`" for arg in args),
+    }
+    if origin in generic:
+        return generic[origin]()
     if annotation is type(None):
         return "null"
-    return str(getattr(annotation, "__name__", annotation))
+    return "any" if annotation is Any else str(getattr(annotation, "__name__", annotation))
 
 
 def _item_metadata(annotation: Any) -> list[Any]:
@@ -62,15 +84,6 @@ def _item_metadata(annotation: Any) -> list[Any]:
     if get_origin(item) is not Annotated:
         return []
     return [meta for extra in get_args(item)[1:] for meta in getattr(extra, "metadata", [extra])]
-
-
-def _default(field: FieldInfo) -> str:
-    if field.default is PydanticUndefined and field.default_factory is None:
-        return "**required**"
-    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]  # our factories take no arguments
-    if isinstance(value, BaseModel):
-        return "see below"
-    return f"`{json.dumps(value)}`"
 
 
 def _constraints(metadata: list[Any], prefix: str = "") -> list[str]:
@@ -97,28 +110,53 @@ def _valid(field: FieldInfo) -> str:
     return ", ".join(parts).replace("|", "\\|") or "-"
 
 
-def render_reference() -> str:
-    """The markdown tables: one per config object, a row per field."""
-    lines = [START, ""]
-    for title, model in SECTIONS:
+def _kind(model: type[BaseModel], name: str, field: FieldInfo) -> str:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if CDK_TYPE in extra:
+        return f"{extra[CDK_TYPE]} or null"
+    return "object" if model is StageConfig and name in NESTED else _describe(field.annotation)
+
+
+def _default(model: type[BaseModel], field: FieldInfo) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "**required**"
+    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]  # our factories take no arguments
+    if isinstance(value, TrainerSpec):
+        return "the bundled trainer"
+    if isinstance(value, BaseModel):
+        return "see below" if model is StageConfig else f"`{type(value).__name__}()`"
+    return f"`{json.dumps(value, default=str)}`"
+
+
+def render_reference(
+    sections: tuple[tuple[str, type[BaseModel]], ...] = SECTIONS, start: str = START, end: str = END
+) -> str:
+    """The markdown tables: one per model, a row per field."""
+    lines = [start, ""]
+    for title, model in sections:
         lines += [f"#### `{title}`", "", (model.__doc__ or "").strip().splitlines()[0], ""]
         lines += ["| field | type | default | valid | description |", "| --- | --- | --- | --- | --- |"]
         for name, field in model.model_fields.items():
-            kind = "object" if model is StageConfig and name in NESTED else _describe(field.annotation)
             description = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{name}` | {kind} | {_default(field)} | {_valid(field)} | {description} |")
+            row = (f"`{name}`", _kind(model, name, field), _default(model, field), _valid(field), description)
+            lines.append(f"| {' | '.join(row)} |")
         lines.append("")
-    lines.append(END)
+    lines.append(end)
     return "\n".join(lines)
 
 
+def _replace(text: str, start: str, end: str, fresh: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"README must contain {start} and {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + fresh + tail
+
+
 def updated_readme(text: str) -> str:
-    """``text`` with the section between the markers replaced by a fresh reference."""
-    if START not in text or END not in text:
-        raise ValueError(f"README must contain {START} and {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return head + render_reference() + tail
+    """``text`` with both references replaced by fresh ones."""
+    text = _replace(text, START, END, render_reference())
+    return _replace(text, PROPS_START, PROPS_END, render_reference(props_sections(), PROPS_START, PROPS_END))
 
 
 def main(argv: list[str] | None = None) -> int:

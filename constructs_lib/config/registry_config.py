@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from constructs_lib.config.api_shapes import REAL_TIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES, unknown_values
-from constructs_lib.config.model_config import EcrImageUri, StrictModel
+from constructs_lib.config.model_config import EcrImageUri
+from constructs_lib.config.strict_model import StrictModel
 
 MODEL_PACKAGE_GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 """CreateModelPackageGroup's ``ModelPackageGroupName``: 1-63 letters, digits and hyphens."""
@@ -37,12 +38,13 @@ class RegistrySettings(StrictModel):
         "register only pending versions (IAM condition), so no run can auto-approve; Approved: runs may "
         "register approved or pending versions.",
     )
-    quality_threshold: float = Field(
-        0.7,
+    quality_threshold: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
-        description="Default of the QualityThreshold parameter: a model is registered only if its gate metric (Test "
-        "AUC ROC, or Selected Validation AUC ROC when the stage declares no test channel) is at least this.",
+        description="Default of the QualityThreshold parameter: a model is registered only if its gate metric (for "
+        "the bundled trainer: Test AUC ROC, or Selected Validation AUC ROC when the stage declares no test channel) "
+        "is at least this. Unset: the trainer's own threshold (0.7 for the bundled trainer).",
     )
     inference_instance_types: list[InstanceType] = Field(
         default_factory=lambda: list(DEFAULT_INSTANCE_TYPES),

@@ -13,14 +13,18 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from constructs_lib.config.errors import ConfigError, FieldError
-from constructs_lib.config.image_catalog import parse_ecr_image_uri, pytorch_inference_images, pytorch_training_images
-from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings, StrictModel
+from constructs_lib.config.default_trainer import default_trainer
+from constructs_lib.config.errors import ConfigError, validation_problems
+from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
+from constructs_lib.config.region_checks import region_and_image_problem
 from constructs_lib.config.registry_config import RegistrySettings
-from training_src import contract
+from constructs_lib.config.strict_model import StrictModel
+from constructs_lib.config.trainer_spec import channels_problem
 
 SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STAGE_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9]){0,39}$"
+INPUT_PREFIX_PATTERN = r"^[A-Za-z0-9!_.*'()\-]+(/[A-Za-z0-9!_.*'()\-]+)*$"
+"""S3's safe key characters, ``/``-separated, no leading or trailing slash."""
 
 
 class NetworkSettings(StrictModel):
@@ -96,12 +100,12 @@ class StageConfig(StrictModel):
     )
     input_prefix: str = Field(
         "training-data",
-        pattern=r"^[A-Za-z0-9!_.*'()\-]+(/[A-Za-z0-9!_.*'()\-]+)*$",
+        pattern=INPUT_PREFIX_PATTERN,
         description="Key prefix in the data bucket holding one folder per channel (train/, val/, test/); "
         "the InputDataUri parameter defaults to `s3://<data bucket>/<input_prefix>`.",
     )
     channels: list[str] = Field(
-        default_factory=lambda: list(contract.CHANNELS),
+        default_factory=lambda: list(default_trainer().channels),
         description="Channels the training job receives, each the folder `<InputDataUri>/<channel>/`. train and val "
         "always; test is optional: without it no test metrics, and the quality gate reads Selected Validation "
         "AUC ROC. A declared channel with no object under its folder fails the job at start.",
@@ -120,27 +124,14 @@ class StageConfig(StrictModel):
     @field_validator("channels")
     @classmethod
     def _check_channels(cls, channels: list[str]) -> list[str]:
-        unknown = [channel for channel in channels if channel not in contract.CHANNELS]
-        missing = [channel for channel in contract.REQUIRED_CHANNELS if channel not in channels]
-        if unknown or missing or len(set(channels)) != len(channels):
-            raise ValueError(
-                "must name each channel once: train and val always, test optional; "
-                f"valid: {', '.join(contract.CHANNELS)}"
-            )
+        problem = channels_problem(default_trainer(), channels)
+        if problem:
+            raise ValueError(problem)
         return channels
 
     @model_validator(mode="after")
     def _check_region_and_images(self) -> StageConfig:
-        regions = pytorch_training_images().all_regions
-        if self.region not in regions:
-            raise FieldError(
-                "region",
-                f"{self.region!r} is not a known AWS region with SageMaker PyTorch training images; "
-                f"valid: {', '.join(sorted(regions))}",
-            )
-        problem = _training_image_problem(self.model, self.region) or _inference_image_problem(
-            self.registry, self.region
-        )
+        problem = region_and_image_problem(self.model, self.registry, self.region)
         if problem is not None:
             raise problem
         return self
@@ -148,58 +139,29 @@ class StageConfig(StrictModel):
     @property
     def resolved_pipeline_name(self) -> str:
         """The pipeline name, defaulted from the stage name."""
-        return self.pipeline_name or f"{self.name}-pytorch-training"
+        return self.pipeline_name or default_pipeline_name(self.name)
 
     @property
     def resolved_model_package_group_name(self) -> str:
         """The model package group name, defaulted from the stage name."""
-        return self.registry.model_package_group_name or f"{self.name}-pytorch-models"
+        return self.registry.model_package_group_name or default_model_package_group_name(self.name)
 
 
-def _ecr_region_problem(uri: str, region: str, field: str) -> FieldError | None:
-    image = parse_ecr_image_uri(uri)
-    if image is not None and image.region != region:
-        return FieldError(field, f"{uri!r} is in {image.region}; use a copy in ECR in {region}, the stage's region")
-    return None
+def default_pipeline_name(stage_name: str) -> str:
+    """``<stage>-pytorch-training``: the pipeline's name when none is set."""
+    return f"{stage_name}-pytorch-training"
 
 
-def _training_image_problem(model: ModelSettings, region: str) -> FieldError | None:
-    if model.image_uri is None:
-        found = pytorch_training_images().version_problem(model.framework_version, model.py_version, region)
-        return FieldError(f"model.{found[0]}", found[1]) if found else None
-    image = parse_ecr_image_uri(model.image_uri)
-    if image is not None and image.py_version not in (None, model.py_version):
-        return FieldError(
-            "model.py_version",
-            f"{model.py_version!r} differs from the Python of model.image_uri ({image.py_version}); "
-            f"set py_version to {image.py_version!r}",
-        )
-    return _ecr_region_problem(model.image_uri, region, "model.image_uri")
-
-
-def _inference_image_problem(registry: RegistrySettings, region: str) -> FieldError | None:
-    if registry.inference_image_uri is not None:
-        return _ecr_region_problem(registry.inference_image_uri, region, "registry.inference_image_uri")
-    found = pytorch_inference_images().version_problem(
-        registry.inference_framework_version, registry.inference_py_version, region
-    )
-    return FieldError(f"registry.inference_{found[0]}", found[1]) if found else None
+def default_model_package_group_name(stage_name: str) -> str:
+    """``<stage>-pytorch-models``: the model package group's name when none is set."""
+    return f"{stage_name}-pytorch-models"
 
 
 def _format_error(source: str, prefix: str, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
-        message = item["msg"].removeprefix("Value error, ")
-        found = item.get("ctx", {}).get("error")
-        if isinstance(found, FieldError):  # a model validator's finding about one field: put it in the path
-            location, message = f"{location}.{found.field}", found.detail
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the config reference in README.md)"
-        given = item.get("input")
-        shown = "" if item["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) else f" (got {given!r})"
-        lines.append(f"{source}: {location}: {message}{shown}")
-    return "\n".join(lines)
+    return "\n".join(
+        f"{source}: {'.'.join(p for p in (prefix, field) if p)}: {detail}"
+        for field, detail in validation_problems(error)
+    )
 
 
 def parse_stage(name: str, raw: Any, source: str = "cdk.json") -> StageConfig:

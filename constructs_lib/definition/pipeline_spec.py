@@ -2,15 +2,12 @@
 
 ``sdk_builder`` turns these into SageMaker SDK objects; tests, checks and docs read them without
 importing the SDK. The names are the ones the team agreed on; the metric names come from the
-trainer's contract, so the gate reads exactly what the trainer logs.
+trainer's spec (``DefinitionRequest.gate_metric``), so the gate reads exactly what the trainer logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from training_src import contract
 
 TRAINING_STEP_NAME = "ModelTraining"
 QUALITY_GATE_STEP_NAME = "QualityGate"
@@ -35,15 +32,14 @@ TRAINING_JOB_KEY = "TrainingJobName"
 """Customer metadata keys of a registered version, next to one key per recorded metric Name."""
 
 
-def gate_metric(channels: Sequence[str]) -> str:
-    """The metric Name the quality gate compares: test AUROC when test is declared, else the selected val AUROC."""
-    return contract.GATE_METRIC_WITH_TEST if "test" in channels else contract.GATE_METRIC_WITHOUT_TEST
+def channel_prefix(channel: str) -> str:
+    """Relative S3 prefix of a channel's folder under the input prefix, e.g. ``train/``.
 
-
-def recorded_metrics(channels: Sequence[str]) -> tuple[str, ...]:
-    """Metric Names recorded on each version: those the trainer logs once, at the end, for the selected model."""
-    keys = contract.SELECTED_METRIC_KEYS + (contract.TEST_METRIC_KEYS if "test" in channels else ())
-    return tuple(metric.display_name for metric in contract.METRICS if metric.key in keys)
+    The trailing slash matters: S3 matches a channel's ``S3Uri`` as a plain key prefix, so
+    ``train`` would also match ``train-old/...``, and ``train/train.parquet`` would miss the
+    ``part-00000-*.parquet`` files of a sharded export.
+    """
+    return f"{channel}/"
 
 
 def fail_message_values(metric_name: str, value: Any, threshold: Any) -> list[Any]:

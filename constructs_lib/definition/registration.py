@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from constructs_lib.config.errors import stage_error
+from constructs_lib.config.errors import FieldError
 from constructs_lib.definition import pipeline_spec as spec
 from constructs_lib.definition.request import DefinitionRequest
 from constructs_lib.definition.sdk_builder import (
@@ -46,9 +46,9 @@ class RegistrationStepsBuilder:
         self.request = request
         self.session = session
         self.training_step = training_step
-        self.gate_metric = spec.gate_metric(request.channels)
+        self.gate_metric = request.gate_metric
         settings = request.registry
-        self.threshold = ParameterFloat(name=spec.QUALITY_THRESHOLD_PARAMETER, default_value=settings.quality_threshold)
+        self.threshold = ParameterFloat(name=spec.QUALITY_THRESHOLD_PARAMETER, default_value=request.quality_threshold)
         # EnumValues: StartPipelineExecution refuses any other status before anything runs, and the
         # pipeline role's IAM condition on sagemaker:ModelApprovalStatus enforces the same set.
         self.approval_status = ParameterString(
@@ -85,10 +85,9 @@ class RegistrationStepsBuilder:
             }
         except ValueError as error:  # the SDK's message names what it lacks: version, py_version or processor
             detail = " ".join(str(error).split())
-            raise stage_error(self.request.stage_name, "registry", f"no PyTorch inference image: {detail}") from None
+            raise FieldError("registry", f"no PyTorch inference image: {detail}") from None
         if len(images) != 1:
-            raise stage_error(
-                self.request.stage_name,
+            raise FieldError(
                 "registry.inference_instance_types",
                 f"{', '.join(instance_types)} (with transform_instance_types) need different inference images "
                 f"({', '.join(sorted(images))}); one registered image serves them all: use only CPU or only GPU "
@@ -104,7 +103,7 @@ class RegistrationStepsBuilder:
             spec.THRESHOLD_KEY: Join(on="", values=[self.threshold]),
             spec.TRAINING_JOB_KEY: self.training_step.properties.TrainingJobName,
         }
-        for name in spec.recorded_metrics(self.request.channels):
+        for name in self.request.recorded_metrics:
             metadata[name] = Join(on="", values=[self._final_metric(name)])
         return metadata
 

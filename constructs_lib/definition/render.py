@@ -40,7 +40,8 @@ def _render(request: DefinitionRequest) -> str:
         retries=request.retries,
         channels=request.channels,
         input_data_uri=input_data_uri,
-        stage_name=request.stage_name,
+        metric_definitions=request.metric_definitions,
+        checkpoint_local_path=request.checkpoint_local_path,
     )
     training_step = builder.create_training_step()
     registration = RegistrationStepsBuilder(request, session, training_step)

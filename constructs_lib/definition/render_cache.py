@@ -24,16 +24,15 @@ ARTIFACTS_BUCKET_PLACEHOLDER = "cdk-placeholder-artifacts-bucket"
 SOURCE_BUNDLE_PLACEHOLDER = "s3://cdk-placeholder-asset-bucket/cdk-placeholder-sourcedir.tar.gz"
 PLACEHOLDER_MARKER = "cdk-placeholder"
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CACHE_DIR_ENV = "PIPELINE_DEFINITION_CACHE_DIR"
 CACHE_DISABLE_ENV = "PIPELINE_DEFINITION_CACHE"
-DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache" / "pipeline-definitions"
 RENDERING_SOURCES = (
-    *sorted((PROJECT_ROOT / "constructs_lib" / "config").glob("*.py")),
-    *sorted((PROJECT_ROOT / "constructs_lib" / "definition").glob("*.py")),
-    PROJECT_ROOT / "training_src" / "contract.py",
+    *sorted((PACKAGE_DIR / "config").glob("*.py")),
+    *sorted((PACKAGE_DIR / "definition").glob("*.py")),
 )
-"""Code whose change can change a rendered definition; all of it goes into the cache key."""
+"""Code whose change can change a rendered definition; all of it goes into the cache key. What the
+definition takes from the trainer (metrics, gate, hyperparameter values) is in the request itself."""
 RENDERING_PACKAGES = ("sagemaker", "boto3", "botocore", "pydantic")
 
 
@@ -60,19 +59,20 @@ def definition_cache_key(request: DefinitionRequest) -> str:
     return digest.hexdigest()
 
 
-def _cache_dir() -> Path | None:
+def _cache_dir(default: Path | None) -> Path | None:
     if os.environ.get(CACHE_DISABLE_ENV, "").lower() in ("0", "off", "false", "no"):
         return None
-    return Path(os.environ.get(CACHE_DIR_ENV, DEFAULT_CACHE_DIR))
+    configured = os.environ.get(CACHE_DIR_ENV)
+    return Path(configured) if configured else default
 
 
-def render_definition_cached(request: DefinitionRequest) -> str:
-    """The rendered definition for ``request``, from the cache or freshly rendered.
+def render_definition_cached(request: DefinitionRequest, cache_dir: Path | None = None) -> str:
+    """The rendered definition for ``request``, from the cache in ``cache_dir`` or freshly rendered.
 
-    Set ``PIPELINE_DEFINITION_CACHE=off`` to always render, or
-    ``PIPELINE_DEFINITION_CACHE_DIR`` to move the cache.
+    Set ``PIPELINE_DEFINITION_CACHE=off`` to always render, or ``PIPELINE_DEFINITION_CACHE_DIR``
+    to move the cache; without either and without ``cache_dir`` nothing is cached.
     """
-    cache_dir = _cache_dir()
+    cache_dir = _cache_dir(cache_dir)
     cached = cache_dir / f"{definition_cache_key(request)}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from constructs_lib.definition.offline_env import OFFLINE_AWS_ENVIRONMENT, offline_aws_environment
@@ -42,11 +43,12 @@ with offline_aws_environment():
     )
     from sagemaker.workflow.steps import TrainingStep
 
-from constructs_lib.config.errors import stage_error
-from constructs_lib.config.model_config import DEFAULT_VOLUME_SIZE_GB, HyperparametersBase, ModelConfig
+from constructs_lib.config.default_trainer import default_trainer
+from constructs_lib.config.errors import FieldError
+from constructs_lib.config.hyperparameters import HyperparametersBase
+from constructs_lib.config.model_config import DEFAULT_VOLUME_SIZE_GB, ModelConfig
 from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
 from constructs_lib.definition import pipeline_spec as spec
-from training_src import contract
 
 __all__ = [  # the SDK classes that registration.py builds with: it takes them from here, the one SDK import
     "ConditionGreaterThanOrEqualTo",
@@ -129,9 +131,10 @@ class PyTorchTrainingStepBuilder:
         kms_key_arn: str | None = None,
         network: NetworkSettings | None = None,
         retries: RetrySettings | None = None,
-        channels: tuple[str, ...] = contract.CHANNELS,
+        channels: tuple[str, ...] | None = None,
         input_data_uri: Any = None,
-        stage_name: str = "<stage>",
+        metric_definitions: Mapping[str, str] | None = None,
+        checkpoint_local_path: str | None = None,
     ) -> None:
         """Args:
         config: model settings plus S3 locations.
@@ -141,9 +144,13 @@ class PyTorchTrainingStepBuilder:
         kms_key_arn: key for training output and, where the instance allows, the volume.
         network: network isolation and VPC settings; default none.
         retries: step retry policy settings; default ``RetrySettings()``.
-        channels: the channels the job receives; default all of the contract's.
+        channels: the channels the job receives; default all of the bundled trainer's.
         input_data_uri: the channels' parent: a pipeline parameter; default ``config.input_path``.
-        stage_name: names the stage in configuration errors.
+        metric_definitions: metric Name -> regex; default the bundled trainer's.
+        checkpoint_local_path: where the trainer writes checkpoints; default the bundled trainer's.
+
+        Raises (from the ``create_*`` methods):
+            FieldError: naming the setting (``model.volume_size``, ``model``) the SDK or SageMaker rejects.
         """
         self.config = config
         self.hyperparams = hyperparams
@@ -152,17 +159,21 @@ class PyTorchTrainingStepBuilder:
         self.kms_key_arn = kms_key_arn
         self.network = network or NetworkSettings()
         self.retries = retries or RetrySettings()
-        self.channels = channels
+        bundled = default_trainer()
+        self.channels = channels if channels is not None else bundled.channels
         self.input_data_uri = input_data_uri if input_data_uri is not None else config.input_path.rstrip("/")
-        self.stage_name = stage_name
+        self.metric_definitions = dict(
+            metric_definitions if metric_definitions is not None else bundled.metric_definitions
+        )
+        self.checkpoint_local_path = checkpoint_local_path or bundled.checkpoint_local_path
 
     def _create_profiler_config(self) -> ProfilerConfig:
         """Profiler configuration: system metrics every second."""
         return ProfilerConfig(system_monitor_interval_millis=PROFILER_INTERVAL_MILLIS)
 
     def _get_metric_definitions(self) -> list[dict[str, str]]:
-        """Metric definitions for training monitoring, from the trainer's contract."""
-        return contract.metric_definitions()
+        """Metric definitions for training monitoring, from the trainer's spec."""
+        return [{"Name": name, "Regex": regex} for name, regex in self.metric_definitions.items()]
 
     def _checkpoint_s3_uri(self) -> Any:
         """The configured checkpoint URI, or a per-execution prefix under the output path."""
@@ -185,8 +196,7 @@ class PyTorchTrainingStepBuilder:
         if volume_size_supported(config.instance_type):
             return config.volume_size or DEFAULT_VOLUME_SIZE_GB
         if config.volume_size is not None:
-            raise stage_error(
-                self.stage_name,
+            raise FieldError(
                 "model.volume_size",
                 f"{config.instance_type} trains on its local NVMe instance storage, whose size is fixed; SageMaker "
                 "provisions no EBS volume for it and the volume size does not apply: remove volume_size",
@@ -211,7 +221,7 @@ class PyTorchTrainingStepBuilder:
                 max_run=config.max_run,
                 output_path=config.output_path,
                 checkpoint_s3_uri=checkpoint_s3_uri,
-                checkpoint_local_path=contract.CHECKPOINT_LOCAL_PATH,
+                checkpoint_local_path=self.checkpoint_local_path,
                 sagemaker_session=self.session,
                 hyperparameters=self.hyperparams.serialize_config(),
                 profiler_config=self._create_profiler_config(),
@@ -228,8 +238,7 @@ class PyTorchTrainingStepBuilder:
             )
         except ValueError as error:
             detail = " ".join(str(error).split())
-            raise stage_error(
-                self.stage_name,
+            raise FieldError(
                 "model",
                 f"the SageMaker SDK rejects instance_type={config.instance_type} "
                 f"instance_count={config.instance_count} framework_version={config.framework_version} "
@@ -261,8 +270,8 @@ class PyTorchTrainingStepBuilder:
     def _channel_uri(self, channel: str) -> Any:
         """``<input>/<channel>/``: the trailing slash keeps ``train/`` from also matching ``train-old/``."""
         if isinstance(self.input_data_uri, str):
-            return f"{self.input_data_uri}/{contract.channel_prefix(channel)}"
-        return Join(on="/", values=[self.input_data_uri, contract.channel_prefix(channel)])
+            return f"{self.input_data_uri}/{spec.channel_prefix(channel)}"
+        return Join(on="/", values=[self.input_data_uri, spec.channel_prefix(channel)])
 
     def create_training_step(self) -> TrainingStep:
         """Create the training step with a channel per declared channel folder."""

@@ -25,11 +25,11 @@ FILE_MODE = 0o644
 
 
 class SourceBundleError(ConfigError):
-    """The training source directory cannot be bundled; ``field`` is the stage setting at fault."""
+    """The training source directory cannot be bundled; ``field`` is the trainer setting at fault."""
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"model.{field}: {detail}")
-        self.field = f"model.{field}"
+        super().__init__(f"trainer.{field}: {detail}")
+        self.field = f"trainer.{field}"
         self.detail = detail
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.security.execution_model import SAGEMAKER_SERVICE, Call, Execution, UnmodelledError, all_steps
+from tests.security.iam_evaluator import Decision
 from tests.security.registry_calls import register_model_rows
 from tests.security.training_calls import API_PERMISSIONS, TRUST, training_rows
 
@@ -79,3 +80,14 @@ def execution_calls(ex: Execution) -> list[Call]:
             )
         calls += rows(step, ex)
     return calls
+
+
+def denials(ex: Execution) -> list[tuple[Call, Decision]]:
+    """Every call of one execution that IAM would not allow, with IAM's decision."""
+    decided = [(call, ex.stack.authorize(call.request())) for call in execution_calls(ex)]
+    return [(call, decision) for call, decision in decided if decision is not Decision.ALLOW]
+
+
+def describe(denied: list[tuple[Call, Decision]]) -> str:
+    """One line per denied call: the decision, the row, and the AWS guide that says the call happens."""
+    return "\n".join(f"{decision.value}: {call}" for call, decision in denied)

@@ -3,7 +3,10 @@
 ``StackIam.authorize`` decides one request the way AWS would for this stack: the calling role's
 identity policies, plus the bucket policy of a stack bucket, the key policy of a stack key, or the
 trust policy of a stack role (``sts:AssumeRole``). Resources outside the stack (the CDK asset
-bucket, AWS's ECR repositories) are judged by the identity policy alone.
+bucket, AWS's ECR repositories, an imported data bucket and its key) are judged by the identity
+policy alone: an imported key's policy is assumed to be KMS's default, which lets the account's IAM
+policies grant its use ("Default key policy", AWS KMS Developer Guide,
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
 """
 
 from __future__ import annotations
@@ -87,8 +90,14 @@ def _bucket_key(bucket: dict[str, Any], resolver: TemplateResolver) -> str | Non
     return None
 
 
-def stack_iam(template: dict[str, Any], env: CfnEnvironment) -> StackIam:
-    """Resolve ``template``'s IAM-relevant parts in ``env``."""
+def stack_iam(
+    template: dict[str, Any], env: CfnEnvironment, external_bucket_keys: dict[str, str] | None = None
+) -> StackIam:
+    """Resolve ``template``'s IAM-relevant parts in ``env``.
+
+    ``external_bucket_keys``: bucket name -> key ARN of buckets outside the template (an imported data
+    bucket), so reads from them also need ``kms:Decrypt`` on their key.
+    """
     resolver = TemplateResolver(template, env)
     roles = {
         resolver.get_att(logical_id, "Arn"): Role(
@@ -109,7 +118,7 @@ def stack_iam(template: dict[str, Any], env: CfnEnvironment) -> StackIam:
         name: key
         for logical_id, name in buckets.items()
         if (key := _bucket_key(template["Resources"][logical_id], resolver))
-    }
+    } | dict(external_bucket_keys or {})
     key_policies = {
         resolver.get_att(logical_id, "Arn"): resolver.resolve(key["Properties"]["KeyPolicy"])
         for logical_id, key in _of_type(template, "AWS::KMS::Key").items()

@@ -103,8 +103,8 @@ def test_a_new_wildcard_on_an_acknowledged_policy_is_reported(tmp_path: Path) ->
     """Acknowledgements name exact findings: a new wildcard on the training role's policy is still reported."""
     app = app_module.create_app(context={"stage": "dev"}, outdir=str(tmp_path))
     stack = app.node.find_child("SageMakerTraining-dev")
-    stack.training_role.add_to_policy(
-        iam.PolicyStatement(actions=["s3:*"], resources=[stack.storage.artifacts_bucket.arn_for_objects("*")])
+    stack.training_pipeline.training_role.add_to_policy(
+        iam.PolicyStatement(actions=["s3:*"], resources=[stack.training_pipeline.artifacts_bucket.arn_for_objects("*")])
     )
     findings = {f.rule for f in nag_findings(stack)}
     assert "AwsSolutions-IAM5[Action::s3:*]" in findings

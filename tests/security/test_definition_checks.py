@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import app as app_module
-import constructs_lib.training_pipeline as training_pipeline_module
+import constructs_lib.sagemaker_pipeline as training_pipeline_module
 from constructs_lib.config.errors import ConfigError
 from constructs_lib.definition.checks import DefinitionCheckError, check_definition, find_definition_violations
 from constructs_lib.definition.render_cache import ROLE_PLACEHOLDER
@@ -22,7 +22,9 @@ OTHER_ROLE = "arn:aws:iam::000000000000:role/someone-elses-role"
 @pytest.fixture(scope="module")
 def spot_definition(built: BuiltApp) -> dict[str, Any]:
     """The spot stage's rendered definition: KMS output, checkpoints, max_wait > max_run, one instance."""
-    definition: dict[str, Any] = json.loads(built.stacks["spot"].training_pipeline.rendered_definition)
+    definition: dict[str, Any] = json.loads(
+        built.stacks["spot"].training_pipeline.sagemaker_pipeline.rendered_definition
+    )
     return definition
 
 
@@ -38,7 +40,12 @@ def _arguments(definition: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stage", ["dev", "prod", "destroy", "vpc", "spot"])
 def test_rendered_definitions_pass(built: BuiltApp, stage: str) -> None:
-    assert find_definition_violations(built.stacks[stage].training_pipeline.rendered_definition, ROLE_PLACEHOLDER) == []
+    assert (
+        find_definition_violations(
+            built.stacks[stage].training_pipeline.sagemaker_pipeline.rendered_definition, ROLE_PLACEHOLDER
+        )
+        == []
+    )
 
 
 def test_spot_definition_is_the_spot_case(spot_definition: dict[str, Any]) -> None:
@@ -89,7 +96,7 @@ def test_wrong_role(spot_definition: dict[str, Any]) -> None:
 
 
 def test_multi_instance_without_inter_container_encryption(built: BuiltApp) -> None:
-    definition = json.loads(built.stacks["prod"].training_pipeline.rendered_definition)
+    definition = json.loads(built.stacks["prod"].training_pipeline.sagemaker_pipeline.rendered_definition)
     arguments = _arguments(definition)
     assert arguments["ResourceConfig"]["InstanceCount"] == 2
     arguments["EnableInterContainerTrafficEncryption"] = False
@@ -122,7 +129,9 @@ def _without_output_key(definition: str) -> str:
 def test_synth_refuses_a_bad_definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real_render = training_pipeline_module.render_definition_cached
     monkeypatch.setattr(
-        training_pipeline_module, "render_definition_cached", lambda request: _without_output_key(real_render(request))
+        training_pipeline_module,
+        "render_definition_cached",
+        lambda request, cache_dir=None: _without_output_key(real_render(request, cache_dir)),
     )
     with pytest.raises(DefinitionCheckError, match="step ModelTraining: OutputDataConfig has no KmsKeyId"):
         app_module.create_app(context={"stage": "dev"}, outdir=str(tmp_path))
@@ -133,7 +142,9 @@ def test_app_reports_a_bad_definition_without_traceback(
 ) -> None:
     real_render = training_pipeline_module.render_definition_cached
     monkeypatch.setattr(
-        training_pipeline_module, "render_definition_cached", lambda request: _without_output_key(real_render(request))
+        training_pipeline_module,
+        "render_definition_cached",
+        lambda request, cache_dir=None: _without_output_key(real_render(request, cache_dir)),
     )
     assert issubclass(DefinitionCheckError, ConfigError)
     with pytest.raises(SystemExit) as exited:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from constructs_lib.config.errors import ConfigError
-from stacks.definition_facts import EcrRepository, encrypts_training_volume, training_image_repositories
+from constructs_lib.grants.definition_facts import EcrRepository, encrypts_training_volume, training_image_repositories
 
 CPU_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-cpu-py312"
 

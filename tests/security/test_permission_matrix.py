@@ -19,9 +19,9 @@ import pytest
 from constructs_lib.config.stage_config import StageConfig
 from tests.security.cfn_resolver import CfnEnvironment
 from tests.security.conftest import ALL_STAGES, BuiltApp
-from tests.security.execution_model import Call, Execution, UnmodelledError, all_steps
+from tests.security.execution_model import Execution, UnmodelledError, all_steps
 from tests.security.iam_evaluator import Decision
-from tests.security.pipeline_calls import execution_calls
+from tests.security.pipeline_calls import denials, describe, execution_calls
 from tests.security.stack_iam import StackIam, stack_iam
 
 WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu"}
@@ -51,17 +51,6 @@ EVERY_RUN = {
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 }
-
-
-def denials(ex: Execution) -> list[tuple[Call, Decision]]:
-    """Every call of one execution that IAM would not allow, with IAM's decision."""
-    decided = [(call, ex.stack.authorize(call.request())) for call in execution_calls(ex)]
-    return [(call, decision) for call, decision in decided if decision is not Decision.ALLOW]
-
-
-def describe(denied: list[tuple[Call, Decision]]) -> str:
-    """One line per denied call: the decision, the row, and the AWS guide that says the call happens."""
-    return "\n".join(f"{decision.value}: {call}" for call, decision in denied)
 
 
 @pytest.mark.parametrize("lowercase_job_names", [False, True], ids=["job-name-as-step", "job-name-lowercase"])

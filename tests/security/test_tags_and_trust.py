@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from stacks.training_pipeline_stack import PROJECT_TAG_VALUE, pipeline_source_arns
+from constructs_lib.grants.trust import pipeline_source_arns
+from stacks.training_pipeline_stack import PROJECT_TAG_VALUE
 from tests.security.conftest import ALL_STAGES, BuiltApp
 from tests.security.iam_evaluator import Decision, Request
 from tests.security.stack_iam import StackIam

@@ -24,7 +24,7 @@ def stage_error(raw: dict[str, Any], name: str = "dev") -> str:
 
 
 def test_model_config_defaults_and_checkpoint_accessors() -> None:
-    config = ModelConfig(source_dir=f"{S3}/code.tar.gz", input_path=S3, output_path=S3)
+    config = ModelConfig(entry_point="train.py", source_dir=f"{S3}/code.tar.gz", input_path=S3, output_path=S3)
     assert config.max_run == DEFAULT_MAX_RUN_SECONDS == 4 * 24 * 3600
     assert config.entry_point == "train.py"
     assert not config.has_checkpoint()

@@ -11,8 +11,8 @@ from aws_cdk.assertions import Template
 from policy_sentry.querying.actions import get_action_data
 
 from constructs_lib.config.stage_config import StageConfig, parse_stage
+from constructs_lib.grants.registry import grant_model_registration
 from constructs_lib.model_registry import ModelRegistry
-from stacks.registry_grants import grant_model_registration
 
 REGION, ACCOUNT = "eu-west-1", "111122223333"
 
@@ -20,10 +20,23 @@ REGION, ACCOUNT = "eu-west-1", "111122223333"
 def synthesize(stage: StageConfig) -> dict[str, Any]:
     stack = cdk.Stack(cdk.App(), "Registry", env=cdk.Environment(region=REGION, account=ACCOUNT))
     role = iam.Role(stack, "PipelineRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-    registry = ModelRegistry(stack, "ModelRegistry", stage=stage)
+    registry = registry_of(stack, stage)
     grant_model_registration(role, registry, stage.registry)
     template: dict[str, Any] = Template.from_stack(stack).to_json()
     return template
+
+
+def registry_of(stack: cdk.Stack, stage: StageConfig, description: str | None = None) -> ModelRegistry:
+    destroy = stage.storage.removal_policy == "destroy"
+    return ModelRegistry(
+        stack,
+        "ModelRegistry",
+        group_name=stage.resolved_model_package_group_name,
+        stage_name=stage.name,
+        pipeline_name=stage.resolved_pipeline_name,
+        removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
+        description=description,
+    )
 
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
@@ -96,4 +109,4 @@ def test_grant_matches_the_service_authorization_reference(pending: dict[str, An
 def test_invalid_props_fail_before_any_resource() -> None:
     stack = cdk.Stack(cdk.App(), "Bad")
     with pytest.raises(ValueError, match="at most 1024"):
-        ModelRegistry(stack, "ModelRegistry", stage=parse_stage("dev", {"region": REGION}), description="x" * 1025)
+        registry_of(stack, parse_stage("dev", {"region": REGION}), description="x" * 1025)

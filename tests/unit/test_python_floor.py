@@ -39,7 +39,7 @@ def test_an_unknown_pin_says_how_to_make_it_known(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("no-such-dist-for-tests==1.0.0\n")
     field, detail = floor_problem(requirements, "src/requirements.txt", "py312", "us-east-1") or ("", "")
-    assert field == "model.source_dir"
+    assert field == "trainer.source_dir"
     assert "no-such-dist-for-tests==1.0.0, whose Requires-Python synth cannot read offline" in detail
     assert "python_floor --write src/requirements.txt" in detail
 

@@ -65,7 +65,7 @@ def test_unchanged_bundle_is_not_rewritten(tmp_path: Path) -> None:
 
 
 def test_missing_entry_point_or_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"model\.entry_point: 'nope\.py' not found at the root"):
+    with pytest.raises(ConfigError, match=r"trainer\.entry_point: 'nope\.py' not found at the root"):
         build_source_bundle_bytes(TRAINING_SRC, "nope.py")
-    with pytest.raises(ConfigError, match=r"model\.source_dir: .* is not a directory"):
+    with pytest.raises(ConfigError, match=r"trainer\.source_dir: .* is not a directory"):
         build_source_bundle_bytes(tmp_path / "missing", "train.py")

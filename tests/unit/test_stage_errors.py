@@ -29,8 +29,9 @@ def build_error(tmp_path: Path, stage: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("stage", "field", "detail"),
     [
-        ({"model": {"source_dir": "no_such_folder"}}, "model.source_dir", "'no_such_folder' is not a folder under"),
-        ({"model": {"entry_point": "missing.py"}}, "model.entry_point", "'missing.py' not found at the root of"),
+        # The trainer is the construct's prop, not a stage setting: its folder and script are not cdk.json keys.
+        ({"model": {"source_dir": "no_such_folder"}}, "model.source_dir", "unknown key (check the spelling"),
+        ({"model": {"entry_point": "missing.py"}}, "model.entry_point", "unknown key (check the spelling"),
         (
             {"model": {"framework_version": "2.2.0", "py_version": "py310"}},
             "model.py_version",

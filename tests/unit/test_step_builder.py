@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.config.errors import ConfigError
+from constructs_lib.config.errors import FieldError
 from constructs_lib.config.model_config import ModelHyperparameters
 from constructs_lib.config.stage_config import NetworkSettings
 from constructs_lib.definition.render import render_pipeline_definition
@@ -149,14 +149,13 @@ def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
     assert args["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
 
 
-def test_multi_instance_cpu_is_a_clear_error_naming_the_stage() -> None:
-    with pytest.raises(ConfigError) as raised:
+def test_multi_instance_cpu_is_a_clear_error_naming_the_setting() -> None:
+    """The builder names the setting relative to the props; the stack or construct says where it came from."""
+    with pytest.raises(FieldError) as raised:
         render_pipeline_definition(make_request(instance_count=2))
-    message = str(raised.value)
-    assert message.startswith(
-        "cdk.json: context.stages.unit.model: the SageMaker SDK rejects instance_type=ml.m5.xlarge"
-    )
-    assert "instance_count=2" in message and "\n" not in message
+    assert raised.value.field == "model"
+    assert raised.value.detail.startswith("the SageMaker SDK rejects instance_type=ml.m5.xlarge")
+    assert "instance_count=2" in raised.value.detail and "\n" not in raised.value.detail
 
 
 def test_fixed_checkpoint_uri_spot_and_network() -> None:

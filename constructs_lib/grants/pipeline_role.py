@@ -13,30 +13,28 @@ execution and to pass them the training role. It holds no S3 and no KMS permissi
   it was conditioned on ``kms:GrantIsForAWSResource``, a key that only the grant operations carry,
   so it could never allow anything.
 
-Registration grants (``sagemaker:CreateModelPackage``) live in ``stacks/registry_grants.py``.
+Registration grants (``sagemaker:CreateModelPackage``) live in ``constructs_lib/grants/registry.py``.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag
-from stacks.training_role_grants import PIPELINE_JOB_PREFIX
+from constructs_lib.grants.trust import PIPELINE_JOB_PREFIX, SAGEMAKER_PRINCIPAL, sagemaker_arn
 
-SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 TRAINING_JOB_ACTIONS = (
+    "sagemaker:AddTags",
     "sagemaker:CreateTrainingJob",
     "sagemaker:DescribeTrainingJob",
     "sagemaker:StopTrainingJob",
-    "sagemaker:AddTags",
 )
 """Start, watch and stop a training step's job; AddTags because Pipelines tags the jobs it creates."""
 
 
 def grant_pipeline_role(role: iam.Role, *, training_role: iam.IRole) -> None:
     """Let ``role`` run the pipeline's training jobs (``pipelines-*``) under ``training_role``."""
-    training_jobs = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:training-job/{PIPELINE_JOB_PREFIX}*"
+    training_jobs = sagemaker_arn(f"training-job/{PIPELINE_JOB_PREFIX}*")
     role.add_to_policy(
         iam.PolicyStatement(sid="RunTrainingJobs", actions=list(TRAINING_JOB_ACTIONS), resources=[training_jobs])
     )

@@ -12,39 +12,51 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_reference
-from constructs_lib.config.stage_config import StageConfig
+from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_arn
+from constructs_lib.config.stage_config import NetworkSettings
+from constructs_lib.grants.definition_facts import encrypts_training_volume, training_image_repositories
+from constructs_lib.grants.trust import PIPELINE_JOB_PREFIX
+from constructs_lib.sagemaker_pipeline import SageMakerPipeline
 from constructs_lib.secure_storage import OUTPUT_PREFIX, SecureTrainingStorage
-from constructs_lib.training_pipeline import SageMakerTrainingPipeline
-from stacks.definition_facts import encrypts_training_volume, training_image_repositories
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 SAGEMAKER_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
-PIPELINE_JOB_PREFIX = "pipelines-"
-"""SageMaker Pipelines names the jobs it starts ``pipelines-<execution id>-<step>-<suffix>``."""
 
 
 def grant_training_role(
-    role: iam.Role, *, stage: StageConfig, storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline
+    role: iam.Role,
+    *,
+    storage: SecureTrainingStorage,
+    input_prefix: str,
+    pipeline: SageMakerPipeline,
+    network: NetworkSettings,
 ) -> None:
-    """Add every statement the stage's training jobs need to ``role`` and acknowledge its wildcards."""
+    """Add every statement the pipeline's training jobs need to ``role`` and acknowledge its wildcards.
+
+    Args:
+        role: the training jobs' role.
+        storage: the stage's key, the data bucket (the stage's own or an imported one, with its key) and
+            the artifacts bucket.
+        input_prefix: the data bucket prefix holding the channel folders: the only part of it readable.
+        pipeline: the pipeline whose rendered definition sizes the KMS and ECR grants.
+        network: the job's VPC settings (ENI permissions when it has subnets).
+    """
     for statement in (
-        *_s3_statements(stage, storage, pipeline),
+        *_s3_statements(storage, input_prefix, pipeline),
         *_kms_statements(storage, pipeline),
         *_log_and_metric_statements(),
         *_image_statements(pipeline),
-        *(_vpc_statements(stage) if stage.network.subnet_ids else ()),
+        *(_vpc_statements(network) if network.subnet_ids else ()),
     ):
         role.add_to_policy(statement)
-    _acknowledge_wildcards(role, stage, storage)
+    _acknowledge_wildcards(role, storage, input_prefix, network)
 
 
 def _s3_statements(
-    stage: StageConfig, storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline
+    storage: SecureTrainingStorage, prefix: str, pipeline: SageMakerPipeline
 ) -> list[iam.PolicyStatement]:
     """Channels under the input prefix; output, profiler and checkpoints under the output prefix; the code bundle."""
     data, artifacts, asset = storage.data_bucket, storage.artifacts_bucket, pipeline.code_asset
-    prefix = stage.input_prefix
     return [
         iam.PolicyStatement(
             sid="ListInputPrefix",
@@ -61,7 +73,7 @@ def _s3_statements(
         ),
         iam.PolicyStatement(
             sid="ReadWriteTrainingOutput",
-            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            actions=["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
             resources=[artifacts.arn_for_objects(f"{OUTPUT_PREFIX}/*")],
         ),
         iam.PolicyStatement(
@@ -72,7 +84,7 @@ def _s3_statements(
     ]
 
 
-def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerTrainingPipeline) -> list[iam.PolicyStatement]:
+def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerPipeline) -> list[iam.PolicyStatement]:
     """The stage key: SSE-KMS reads and writes, the output key and, when the job has one, the volume key.
 
     * ``kms:Decrypt``: reading SSE-KMS objects, and completing multipart uploads (Amazon S3 User Guide,
@@ -86,6 +98,9 @@ def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerTrainingP
       grants for AWS resources (``kms:GrantIsForAWSResource``, a key the CreateGrant action supports).
 
     ``kms:DescribeKey`` is not granted: no call of the job needs it.
+
+    An imported data bucket encrypted with a key of its own gets ``kms:Decrypt`` on that key, through
+    S3 only (``kms:ViaService``): the job reads its channels and writes nothing there.
     """
     key = storage.key.key_arn
     statements = [
@@ -95,6 +110,15 @@ def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerTrainingP
             resources=[key],
         )
     ]
+    if storage.data_key is not None and storage.data_key is not storage.key:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DecryptInputData",
+                actions=["kms:Decrypt"],
+                resources=[storage.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
     if encrypts_training_volume(pipeline.rendered_definition):
         statements.append(
             iam.PolicyStatement(
@@ -136,7 +160,7 @@ def _log_and_metric_statements() -> list[iam.PolicyStatement]:
     ]
 
 
-def _image_statements(pipeline: SageMakerTrainingPipeline) -> list[iam.PolicyStatement]:
+def _image_statements(pipeline: SageMakerPipeline) -> list[iam.PolicyStatement]:
     """Pull the training images the definition names (their ECR repositories), plus the registry login."""
     repositories = training_image_repositories(pipeline.rendered_definition)
     return [
@@ -149,9 +173,8 @@ def _image_statements(pipeline: SageMakerTrainingPipeline) -> list[iam.PolicySta
     ]
 
 
-def _vpc_statements(stage: StageConfig) -> list[iam.PolicyStatement]:
+def _vpc_statements(network: NetworkSettings) -> list[iam.PolicyStatement]:
     """The ENI permissions SageMaker needs to run the job in the configured subnets."""
-    network = stage.network
     ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
     subnets = [f"{ec2}:subnet/{subnet}" for subnet in network.subnet_ids]
     security_groups = [f"{ec2}:security-group/{group}" for group in network.security_group_ids]
@@ -176,11 +199,13 @@ def _vpc_statements(stage: StageConfig) -> list[iam.PolicyStatement]:
     ]
 
 
-def _acknowledge_wildcards(role: iam.Role, stage: StageConfig, storage: SecureTrainingStorage) -> None:
+def _acknowledge_wildcards(
+    role: iam.Role, storage: SecureTrainingStorage, input_prefix: str, network: NetworkSettings
+) -> None:
     """Record, finding by finding, why each remaining resource wildcard is needed (cdk-nag IAM5)."""
     log_group_arn = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}"
     unscoped = "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level permissions"
-    if stage.network.subnet_ids:
+    if network.subnet_ids:
         unscoped += " and neither do the ec2:Describe* calls SageMaker makes to place the job in the VPC"
     acknowledgements = [
         NagAcknowledgement(
@@ -191,15 +216,15 @@ def _acknowledge_wildcards(role: iam.Role, stage: StageConfig, storage: SecureTr
         ),
         NagAcknowledgement(
             "AwsSolutions-IAM5",
-            f"SageMaker downloads every object of the train/val/test channels under the {stage.input_prefix}/ "
+            f"SageMaker downloads every object of the declared channels under the {input_prefix}/ "
             "input prefix; object keys are chosen by whoever uploads the data set. Read-only.",
-            (f"Resource::{nag_reference(storage.data_bucket, 'Arn')}/{stage.input_prefix}/*",),
+            (f"Resource::{nag_arn(storage.data_bucket, storage.data_bucket.bucket_arn)}/{input_prefix}/*",),
         ),
         NagAcknowledgement(
             "AwsSolutions-IAM5",
             f"Model artifacts, profiler output and per-execution checkpoints are written under {OUTPUT_PREFIX}/ "
             "with keys named at run time (job name, execution id); nothing outside that prefix is writable.",
-            (f"Resource::{nag_reference(storage.artifacts_bucket, 'Arn')}/{OUTPUT_PREFIX}/*",),
+            (f"Resource::{nag_arn(storage.artifacts_bucket, storage.artifacts_bucket.bucket_arn)}/{OUTPUT_PREFIX}/*",),
         ),
         NagAcknowledgement(
             "AwsSolutions-IAM5",
@@ -215,7 +240,7 @@ def _acknowledge_wildcards(role: iam.Role, stage: StageConfig, storage: SecureTr
             (f"Resource::{log_group_arn}:log-stream:{PIPELINE_JOB_PREFIX}*",),
         ),
     ]
-    if stage.network.subnet_ids:
+    if network.subnet_ids:
         acknowledgements.append(
             NagAcknowledgement(
                 "AwsSolutions-IAM5",

@@ -1,0 +1,1 @@
+"""Role trust and least-privilege grants, next to the resources they govern (see each module)."""
