@@ -6,7 +6,7 @@ inference image it serves in; endpoints deploy a version, never a training job's
 Registration rights are granted next to it (``constructs_lib/grants/registry.py``).
 
 Defaults:
-    * description naming the stage and the pipeline that registers into the group;
+    * a description built from the stage name only (``default_description``);
     * tag ``Pipeline`` (the stack adds ``Project`` and ``Stage``);
     * retained on stack deletion with its versions unless ``removal_policy`` is ``DESTROY``.
 """
@@ -21,9 +21,26 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.config.registry_config import MODEL_PACKAGE_GROUP_PATTERN
+from constructs_lib.config.stage_config import default_pipeline_name
 from constructs_lib.grants.trust import sagemaker_arn
 
 MAX_DESCRIPTION_LENGTH = 1024
+
+
+def default_description(stage_name: str) -> str:
+    """The group's description: from the stage name only, never from a setting that can be renamed.
+
+    ``ModelPackageGroupDescription`` is create-only (CloudFormation resource schema of
+    ``AWS::SageMaker::ModelPackageGroup``) and the group has a fixed name, so CloudFormation cannot
+    replace it: a description holding the pipeline's name failed the update that renamed the
+    pipeline. The text is the one earlier releases wrote for a stage with the default pipeline name,
+    so groups created by them keep theirs and are not replaced either; the stage name is part of the
+    group's identity (its default name), so it may appear.
+    """
+    return (
+        f"PyTorch binary classifiers that passed the quality gate of pipeline {default_pipeline_name(stage_name)} "
+        f"(stage {stage_name})"
+    )
 
 
 class ModelRegistry(Construct):
@@ -49,16 +66,14 @@ class ModelRegistry(Construct):
     ) -> None:
         """Args:
         group_name: the group's name (CreateModelPackageGroup's pattern, at most 63 characters).
-        stage_name: the stage it belongs to (in the default description).
-        pipeline_name: the pipeline that registers into it (in the ``Pipeline`` tag and the default description).
+        stage_name: the stage it belongs to (its default description).
+        pipeline_name: the pipeline that registers into it (its ``Pipeline`` tag, which an update may change).
         removal_policy: what stack deletion does to the group; default RETAIN.
         description: shown in SageMaker Studio and DescribeModelPackageGroup, at most 1024 characters;
-            default names the stage and its pipeline.
+            create-only, so it must not hold anything that can be renamed. Default ``default_description``.
         """
         super().__init__(scope, construct_id)
-        description = description or (
-            f"PyTorch binary classifiers that passed the quality gate of pipeline {pipeline_name} (stage {stage_name})"
-        )
+        description = description or default_description(stage_name)
         self._validate(group_name, description)
         self.group_name = group_name
         # Project and Stage come from the stack's Tags.of; a lowercase "stage" next to them would be a second

@@ -146,3 +146,18 @@ def test_prod_trains_on_nvme_storage_without_an_ebs_volume(templates: dict[str, 
         "InstanceType": "ml.g5.xlarge",
     }
     assert training_arguments(templates["dev"])["ResourceConfig"]["VolumeSizeInGB"] == 30
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_pipeline_waits_for_the_roles_policies_and_the_group(
+    stage: str, templates: dict[str, dict[str, Any]]
+) -> None:
+    """A first execution must not start before PassRole, the S3/KMS grants and the model package group exist:
+    the pipeline references the roles (GetAtt) but not their policies, so only DependsOn orders them."""
+    resources = templates[stage]["Resources"]
+    (pipeline,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+    policies = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::IAM::Policy"}
+    role_policies = {p for p in policies if p.startswith(("TrainingRoleDefaultPolicy", "PipelineRoleDefaultPolicy"))}
+    assert len(role_policies) == 2
+    groups = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"}
+    assert role_policies | groups <= set(pipeline["DependsOn"])

@@ -63,7 +63,13 @@ def test_group_has_name_description_tags_and_is_retained(pending: dict[str, Any]
     (group,) = [r for r in pending["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
     properties = group["Properties"]
     assert properties["ModelPackageGroupName"] == "Dev-pytorch-models"
-    assert "Dev-pytorch-training" in properties["ModelPackageGroupDescription"]
+    # create-only: from the stage name only, the text earlier releases wrote (existing groups are not replaced)
+    assert properties["ModelPackageGroupDescription"] == (
+        "PyTorch binary classifiers that passed the quality gate of pipeline Dev-pytorch-training (stage Dev)"
+    )
+    renamed = synthesize(parse_stage("Dev", {"region": REGION, "pipeline_name": "fraud-v2"}))
+    (group,) = [r for r in renamed["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    assert group["Properties"]["ModelPackageGroupDescription"] == properties["ModelPackageGroupDescription"]
     tags = {tag["Key"]: tag["Value"] for tag in properties["Tags"]}
     assert tags["Pipeline"] == "Dev-pytorch-training"
     assert "stage" not in tags  # the stack's Tags.of adds Stage; a lowercase twin would be a second key
