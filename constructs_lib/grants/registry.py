@@ -29,6 +29,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag
 from constructs_lib.config.registry_config import RegistrySettings
+from constructs_lib.grants.trust import sagemaker_arn
 from constructs_lib.model_registry import ModelRegistry
 
 
@@ -37,32 +38,37 @@ def grant_model_registration(role: iam.Role, registry: ModelRegistry, settings: 
 
     A stage whose ``approval_status`` is ``PendingManualApproval`` may register pending versions
     only: a run started with ``ModelApprovalStatus=Approved`` is denied by IAM, whatever it passes.
+    The group's ARNs are listed lowercase, as SageMaker writes them ("Run a pipeline" examples), and
+    as written when the name has capitals: IAM compares ARNs case-sensitively.
     """
+    spellings = list(dict.fromkeys((registry.group_name.lower(), registry.group_name)))
+    groups = [sagemaker_arn(f"model-package-group/{name}") for name in spellings]
+    versions = [sagemaker_arn(f"model-package/{name}/*") for name in spellings]
     role.add_to_policy(
         iam.PolicyStatement(
             sid="RegisterModelVersions",
             actions=["sagemaker:CreateModelPackage"],
-            resources=[registry.group_arn, registry.model_package_arns],
+            resources=[*groups, *versions],
             conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": list(settings.allowed_approval_statuses)}},
         )
     )
     role.add_to_policy(
-        iam.PolicyStatement(
-            sid="DescribeModelVersions",
-            actions=["sagemaker:DescribeModelPackage"],
-            resources=[registry.model_package_arns],
-        )
+        iam.PolicyStatement(sid="DescribeModelVersions", actions=["sagemaker:DescribeModelPackage"], resources=versions)
     )
+    reason = (
+        f"SageMaker numbers each registered version at run time (model-package/<group>/<n>); the pipeline role "
+        f"may create and describe versions of the {registry.group_name} group only, and create them only with "
+        "the approval statuses the stage allows (sagemaker:ModelApprovalStatus)."
+    )
+    reasons = (reason, f"{reason} This one names the group as written: IAM compares ARNs case-sensitively.")
     acknowledge_nag(
         role.node.find_child("DefaultPolicy"),
-        NagAcknowledgement(
-            "AwsSolutions-IAM5",
-            f"SageMaker numbers each registered version at run time (model-package/<group>/<n>); the pipeline role "
-            f"may create and describe versions of the {registry.group_name} group only, and create them only with "
-            "the approval statuses the stage allows (sagemaker:ModelApprovalStatus).",
-            (
-                "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-                f"model-package/{registry.group_name.lower()}/*",
-            ),
+        *(
+            NagAcknowledgement(
+                "AwsSolutions-IAM5",
+                text,
+                (f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model-package/{name}/*",),
+            )
+            for name, text in zip(spellings, reasons, strict=False)
         ),
     )

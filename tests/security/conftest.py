@@ -1,7 +1,8 @@
 """Fixtures of the security proof: the app built in-process with extra stages, and cdk-nag findings.
 
-One temporary ``cdk.json`` holds the real stages plus four that exercise other code paths:
-``destroy`` (auto-delete custom resource; registers versions as ``Approved`` by default), ``vpc``
+One temporary ``cdk.json`` holds the real stages plus five that exercise other code paths:
+``destroy`` (auto-delete custom resource; registers versions as ``Approved`` by default), ``TeamA``
+(capitals in its names), ``vpc``
 (ENI permissions; no test channel, so the gate reads the selected validation AUROC), ``spot``
 (checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
 The app is built twice per session: as configured, and with every cdk-nag acknowledgement
@@ -41,6 +42,9 @@ EXTRA_STAGES: dict[str, dict[str, Any]] = {
     },
     "spot": {"region": "us-east-1", "model": {"use_spot_instances": True, "max_wait": 172800, "max_run": 86400}},
     "gpu": {"region": "us-west-2", "model": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}},
+    # Capitals in the stage name, so in the pipeline and model package group names: IAM compares ARNs
+    # case-sensitively, and the matrix runs with the names in ARNs both as written and lowercased.
+    "TeamA": {"region": "us-east-1"},
 }
 ALL_STAGES = (*STAGES, *EXTRA_STAGES)
 

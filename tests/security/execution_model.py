@@ -6,7 +6,10 @@ ARNs such as ``training-job/pipelines-cfvy1tjuxdq8-abalonetrain-tavd6f3wdf`` (st
 and ``model-package/abalonemodelpackagegroupname/1``: jobs are named
 ``pipelines-<execution id>-<step name>-<suffix>``, and ARNs are lowercase. Whether the job *name*
 keeps the step name's case is not documented; it is what S3 output paths and log stream names use,
-so the matrix runs with both spellings (``lowercase_job_names``).
+so the matrix runs with both spellings (``lowercase_job_names``). Likewise for the names of the
+pipeline, the model package group and the job inside ARNs: IAM compares ARNs case-sensitively, the
+examples show them lowercase, and SageMaker does not document it for every resource type, so the
+matrix runs with them as written too (``names_in_arns_as_written``).
 
 Step properties (``{"Get": "Steps.<step>.<property>"}``) are what Pipelines passes at run time: the
 DescribeTrainingJob response of the step's job (SageMaker API Reference, DescribeTrainingJob:
@@ -73,12 +76,14 @@ class Execution:
         overrides: parameter values the execution is started with (StartPipelineExecution's
             ``PipelineParameters``); the others take their defaults.
         lowercase_job_names: name jobs ``pipelines-<id>-<step, lowercase>-<suffix, lowercase>``.
+        names_in_arns_as_written: keep the case of names inside ARNs (default: lowercase them).
     """
 
     stack: StackIam
     execution_id: str = EXECUTION_ID
     overrides: Mapping[str, Any] = field(default_factory=dict)
     lowercase_job_names: bool = False
+    names_in_arns_as_written: bool = False
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -96,6 +101,10 @@ class Execution:
     def job_name(self, step_name: str) -> str:
         name = f"pipelines-{self.execution_id}-{step_name}-{JOB_SUFFIX}"
         return name.lower() if self.lowercase_job_names else name
+
+    def arn_name(self, name: str) -> str:
+        """A resource's name as it appears inside the ARNs of this execution."""
+        return name if self.names_in_arns_as_written else name.lower()
 
     def arn(self, service: str, resource: str) -> str:
         env = self.stack.env
@@ -129,7 +138,7 @@ class Execution:
     def _get(self, path: str) -> Any:
         execution = {
             "Execution.PipelineExecutionId": self.execution_id,
-            "Execution.PipelineExecutionArn": self.execution_arn(self.stack.pipeline_name.lower()),
+            "Execution.PipelineExecutionArn": self.execution_arn(self.arn_name(self.stack.pipeline_name)),
             "Execution.PipelineName": self.stack.pipeline_name,
         }
         if path in execution:

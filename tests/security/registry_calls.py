@@ -57,7 +57,7 @@ def register_model_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
         raise UnmodelledError(f"step {step['Name']}: RegisterModel arguments {unknown} have no rows in {__name__}")
     request = ex.resolve(arguments)
     _check_containers(step["Name"], request.get("InferenceSpecification", {}).get("Containers", []))
-    group = str(request["ModelPackageGroupName"]).rsplit("model-package-group/", 1)[-1].lower()
+    group = ex.arn_name(str(request["ModelPackageGroupName"]).rsplit("model-package-group/", 1)[-1])
     context = {
         f"sagemaker:CustomerMetadataProperties/{key}": str(value)
         for key, value in request.get("CustomerMetadataProperties", {}).items()

@@ -24,7 +24,7 @@ from tests.security.iam_evaluator import Decision
 from tests.security.pipeline_calls import denials, describe, execution_calls
 from tests.security.stack_iam import StackIam, stack_iam
 
-WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu"}
+WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu", "TeamA"}
 """Stages on EBS-backed instance types; prod's ml.g5 trains on NVMe instance storage (no volume key)."""
 EVERY_RUN = {
     "sts:AssumeRole",
@@ -53,13 +53,39 @@ EVERY_RUN = {
 }
 
 
+@pytest.mark.parametrize("as_written", [False, True], ids=["arn-names-lowercase", "arn-names-as-written"])
 @pytest.mark.parametrize("lowercase_job_names", [False, True], ids=["job-name-as-step", "job-name-lowercase"])
 @pytest.mark.parametrize("stage", ALL_STAGES)
 def test_every_call_of_an_execution_is_allowed(
-    stack_models: dict[str, StackIam], stage: str, lowercase_job_names: bool
+    stack_models: dict[str, StackIam], stage: str, lowercase_job_names: bool, as_written: bool
 ) -> None:
-    denied = denials(Execution(stack_models[stage], lowercase_job_names=lowercase_job_names))
+    execution = Execution(
+        stack_models[stage], lowercase_job_names=lowercase_job_names, names_in_arns_as_written=as_written
+    )
+    denied = denials(execution)
     assert denied == [], describe(denied)
+
+
+def test_mixed_case_names_are_granted_in_both_spellings(stack_models: dict[str, StackIam]) -> None:
+    """Negative case for the test above: with the group granted lowercase only, as before, IAM denies the
+    registration of TeamA's versions when SageMaker writes the group's name as written in the ARN."""
+    stack = stack_models["TeamA"]
+    as_written = Execution(stack, names_in_arns_as_written=True)
+    assert denials(as_written) == []
+    rows = [c for c in execution_calls(as_written) if c.action == "sagemaker:CreateModelPackage"]
+    assert rows[0].resource.endswith(":model-package-group/TeamA-pytorch-models")
+    policies = copy.deepcopy(stack.roles[stack.pipeline_role_arn].identity_policies)
+    for policy in policies:
+        for statement in policy["Statement"]:
+            if statement.get("Sid") in ("RegisterModelVersions", "DescribeModelVersions"):
+                statement["Resource"] = [arn for arn in statement["Resource"] if arn == arn.lower()]
+    role = dataclasses.replace(stack.roles[stack.pipeline_role_arn], identity_policies=policies)
+    lowercase_only = dataclasses.replace(stack, roles={**stack.roles, stack.pipeline_role_arn: role})
+    denied = denials(Execution(lowercase_only, names_in_arns_as_written=True))
+    assert [call.action for call, _ in denied] == ["sagemaker:CreateModelPackage"] * 2 + [
+        "sagemaker:DescribeModelPackage"
+    ], describe(denied)
+    assert denials(Execution(lowercase_only)) == []
 
 
 @pytest.mark.parametrize("stage", ALL_STAGES)
@@ -77,7 +103,7 @@ def test_the_rows_follow_the_stage(
     channels = {call.row.split(":")[1].strip() for call in calls if call.action == "s3:ListBucket"}
     assert channels == {f"channel {channel}" for channel in config.channels} | {"checkpoint sync"}
     registration = [call for call in calls if call.action == "sagemaker:CreateModelPackage"]
-    group = config.resolved_model_package_group_name
+    group = config.resolved_model_package_group_name.lower()
     assert [call.resource.split(":")[-1] for call in registration] == [
         f"model-package-group/{group}",
         f"model-package/{group}/1",

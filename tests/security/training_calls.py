@@ -72,7 +72,7 @@ def training_rows(step: dict[str, Any], ex: Execution) -> list[Call]:
     if unknown:
         raise UnmodelledError(f"step {step['Name']}: Training arguments {unknown} have no rows in {__name__}")
     job = ex.job_name(step["Name"])
-    job_arn = ex.arn("sagemaker", f"training-job/{job.lower()}")
+    job_arn = ex.arn("sagemaker", f"training-job/{ex.arn_name(job)}")
     role = str(ex.value(arguments["RoleArn"]))
     return [
         *_pipeline_role_rows(step["Name"], arguments, ex, job_arn, role),

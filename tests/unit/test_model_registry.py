@@ -83,9 +83,12 @@ def test_pending_stage_may_register_only_pending_versions(pending: dict[str, Any
     register = statements(pending)["RegisterModelVersions"]
     assert register["Action"] == "sagemaker:CreateModelPackage"
     assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": ["PendingManualApproval"]}}
+    # SageMaker writes ARNs lowercase; IAM compares them case-sensitively, so a name with capitals is listed as written too
     assert [resolved(arn) for arn in register["Resource"]] == [
-        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/dev-pytorch-models",  # ARNs are lowercase
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/dev-pytorch-models",
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/Dev-pytorch-models",
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/dev-pytorch-models/*",
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/Dev-pytorch-models/*",
     ]
     describe = statements(pending)["DescribeModelVersions"]
     assert describe["Action"] == "sagemaker:DescribeModelPackage" and "Condition" not in describe
