@@ -83,7 +83,7 @@ def test_pending_stage_may_register_only_pending_versions(pending: dict[str, Any
     register = statements(pending)["RegisterModelVersions"]
     assert register["Action"] == "sagemaker:CreateModelPackage"
     assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": ["PendingManualApproval"]}}
-    # SageMaker writes ARNs lowercase; IAM compares them case-sensitively, so a name with capitals is listed as written too
+    # SageMaker writes ARNs lowercase; IAM compares case-sensitively: a name with capitals is listed as written too
     assert [resolved(arn) for arn in register["Resource"]] == [
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/dev-pytorch-models",
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/Dev-pytorch-models",
