@@ -14,10 +14,10 @@ from pathlib import Path
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib.code_bundle import PublishedCodeBundle
 from constructs_lib.config.errors import FieldError
 from constructs_lib.definition.checks import check_definition
 from constructs_lib.definition.render_cache import (
@@ -40,7 +40,8 @@ class SageMakerPipeline(Construct):
     """A SageMaker pipeline that trains the bundled code, gates the model and registers it.
 
     Attributes:
-        code_asset: the ``sourcedir.tar.gz`` file asset.
+        code_bundle: the ``sourcedir.tar.gz``, published and kept under ``code/`` in the artifacts bucket.
+        code_asset: its CDK file asset.
         pipeline: the ``AWS::SageMaker::Pipeline`` resource.
         pipeline_name: the pipeline's name.
         rendered_definition: the definition as rendered, with placeholders (for checks and grants).
@@ -79,14 +80,17 @@ class SageMakerPipeline(Construct):
             bundle = write_source_bundle(source_dir, request.model.entry_point, bundle_dir(self))
         except SourceBundleError as error:
             raise FieldError(error.field, error.detail) from None
-        self.code_asset = s3_assets.Asset(self, "CodeBundle", path=str(bundle))
+        self.code_bundle = PublishedCodeBundle(
+            self, "CodeBundle", bundle=bundle, artifacts_bucket=artifacts_bucket, key=key
+        )
+        self.code_asset = self.code_bundle.asset
         self.pipeline_name = request.pipeline_name
         self.rendered_definition = render_definition_cached(request, render_cache_dir(self))
         check_definition(self.rendered_definition, ROLE_PLACEHOLDER)
         definition = substitute_placeholders(
             self.rendered_definition,
             {
-                SOURCE_BUNDLE_PLACEHOLDER: self.code_asset.s3_object_url,
+                SOURCE_BUNDLE_PLACEHOLDER: self.code_bundle.s3_uri,
                 ROLE_PLACEHOLDER: training_role.role_arn,
                 kms_key_placeholder(request.region): key.key_arn,
                 DATA_BUCKET_PLACEHOLDER: data_bucket.bucket_name,
@@ -106,5 +110,5 @@ class SageMakerPipeline(Construct):
             # would serialize as camelCase `pipelineDefinitionBody`, which CloudFormation rejects.
             pipeline_definition={"PipelineDefinitionBody": definition},
         )
-        # The definition names the group; the first execution's RegisterModel needs it to exist.
-        self.pipeline.node.add_dependency(model_registry.group)
+        # The definition names the group and the bundle; the first execution needs both to exist.
+        self.pipeline.node.add_dependency(model_registry.group, self.code_bundle.copy)

@@ -146,13 +146,20 @@ def evaluate(expression: Any, definition: dict[str, Any]) -> Any:
 
 
 def submit_directory_asset_hash(template: dict[str, Any]) -> str:
-    """The asset hash in the ``sagemaker_submit_directory`` URL of the template."""
-    for part in pipeline_definition_parts(template):
-        if isinstance(part, dict) and "Fn::Sub" in part:
-            match = re.search(r"cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-[a-z0-9-]+/([0-9a-f]{64})\.", part["Fn::Sub"])
+    """The asset hash of the code bundle the pipeline's ``sagemaker_submit_directory`` is copied from.
+
+    The definition names ``s3://<artifacts bucket>/code/sourcedir-<sha>.tar.gz``; the custom resource that
+    copies it there names the CDK asset it copies (``CopySource``).
+    """
+    definition = json.dumps(pipeline_definition_parts(template))
+    (bundle,) = set(re.findall(r"code/(sourcedir-[0-9a-f]{16}\.tar\.gz)", definition))
+    for resource in template["Resources"].values():
+        create = json.dumps(resource.get("Properties", {}).get("Create", ""))
+        if resource["Type"] == "Custom::AWS" and bundle in create:
+            match = re.search(r"/([0-9a-f]{64})\.gz", create)
             if match:
                 return match.group(1)
-    raise AssertionError("no asset URL in the pipeline definition")
+    raise AssertionError(f"no custom resource copies {bundle} from a CDK asset")
 
 
 @pytest.fixture(scope="session")

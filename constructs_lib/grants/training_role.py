@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from constructs_lib.code_bundle import CODE_PREFIX
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_arn
 from constructs_lib.config.stage_config import NetworkSettings
 from constructs_lib.grants.definition_facts import encrypts_training_volume, training_image_repositories
@@ -55,8 +56,12 @@ def grant_training_role(
 def _s3_statements(
     storage: SecureTrainingStorage, prefix: str, pipeline: SageMakerPipeline
 ) -> list[iam.PolicyStatement]:
-    """Channels under the input prefix; output, profiler and checkpoints under the output prefix; the code bundle."""
-    data, artifacts, asset = storage.data_bucket, storage.artifacts_bucket, pipeline.code_asset
+    """Channels under the input prefix; output, profiler and checkpoints under the output prefix; the code bundles.
+
+    Every bundle ever published stays readable (``code/*`` of the stage's own bucket, see ``code_bundle.py``):
+    a step retried after a redeploy runs the old definition, which names the old bundle.
+    """
+    data, artifacts = storage.data_bucket, storage.artifacts_bucket
     return [
         iam.PolicyStatement(
             sid="ListInputPrefix",
@@ -79,7 +84,7 @@ def _s3_statements(
         iam.PolicyStatement(
             sid="ReadCodeBundle",
             actions=["s3:GetObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"],
+            resources=[artifacts.arn_for_objects(f"{CODE_PREFIX}*")],
         ),
     ]
 
@@ -225,6 +230,12 @@ def _acknowledge_wildcards(
             f"Model artifacts, profiler output and per-execution checkpoints are written under {OUTPUT_PREFIX}/ "
             "with keys named at run time (job name, execution id); nothing outside that prefix is writable.",
             (f"Resource::{nag_arn(storage.artifacts_bucket, storage.artifacts_bucket.bucket_arn)}/{OUTPUT_PREFIX}/*",),
+        ),
+        NagAcknowledgement(
+            "AwsSolutions-IAM5",
+            f"The training code bundles are content-addressed objects under {CODE_PREFIX} of the stage's own bucket; "
+            "a step retried after a redeploy reads the bundle of the definition it started with. Read-only.",
+            (f"Resource::{nag_arn(storage.artifacts_bucket, storage.artifacts_bucket.bucket_arn)}/{CODE_PREFIX}*",),
         ),
         NagAcknowledgement(
             "AwsSolutions-IAM5",

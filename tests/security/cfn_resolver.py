@@ -79,6 +79,9 @@ class TemplateResolver:
             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
                 f"arn:{env.partition}:sagemaker:{env.region}:{env.account}:model-package-group/{name.lower()}"
             ),
+            # CloudFormation's LogGroup Arn attribute ends in :* (AWS::Logs::LogGroup, return values)
+            ("AWS::Logs::LogGroup", "Arn"): f"arn:{env.partition}:logs:{env.region}:{env.account}:log-group:{name}:*",
+            ("AWS::Lambda::Function", "Arn"): f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}",
         }
         if (resource_type, attribute) not in arns:
             raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute} ({resource_type}) is not modelled")
@@ -107,6 +110,8 @@ class TemplateResolver:
             "AWS::SageMaker::Pipeline": "PipelineName",
             "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
             "AWS::KMS::Key": None,
+            "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::Lambda::Function": "FunctionName",
         }
         if resource_type not in name_properties:
             raise UnresolvableError(f"physical name of {logical_id} ({resource_type}) is not modelled")

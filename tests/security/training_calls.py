@@ -183,7 +183,11 @@ def _code_rows(name: str, arguments: dict[str, Any], ex: Execution, role: str) -
     if bundle is None:
         return []
     bucket, key = s3_location(json.loads(bundle))
-    return [Call(f"{name}: code bundle: read", role, "s3:GetObject", ex.s3_arn(bucket, key), TLS_CONTEXT, TOOLKIT)]
+    row = f"{name}: code bundle"
+    return [
+        Call(f"{row}: read", role, "s3:GetObject", ex.s3_arn(bucket, key), TLS_CONTEXT, TOOLKIT),
+        *_kms_rows(row, ex, role, bucket, actions=("kms:Decrypt",)),
+    ]
 
 
 def _output_rows(name: str, arguments: dict[str, Any], ex: Execution, role: str, job: str) -> list[Call]:

@@ -24,11 +24,13 @@ from tests.conftest import (
 )
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+BUNDLE_NAME = re.compile(r"sourcedir-[0-9a-f]{16}\.tar\.gz")
 
 
 def normalized(template: dict[str, Any]) -> Any:
-    """The template with code-asset hashes masked: the snapshot is about infrastructure, not code."""
-    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    """The template with code-asset hashes and bundle names masked: the snapshot is about infrastructure, not code."""
+    text = BUNDLE_NAME.sub("sourcedir-<bundle-hash>.tar.gz", ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    return json.loads(text)
 
 
 @pytest.fixture
