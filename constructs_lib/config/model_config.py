@@ -83,8 +83,9 @@ class ModelSettings(StrictModel):
         le=16384,
         strict=True,
         description=f"EBS training volume in GB; unset means {DEFAULT_VOLUME_SIZE_GB}. Must stay unset on instance "
-        "families with local NVMe storage (g4dn, g5, g6, p4d, p5, c5d, m5d, trn1, ...): SageMaker trains on the "
-        "instance storage there and provisions no EBS volume.",
+        "families with local NVMe storage (g4dn, g5, g6, g6e, p3dn, p4d, p5, p6-b200, trn1, trn2, r5d, ...; the list "
+        "is in constructs_lib/config/instance_storage.py): SageMaker trains on the instance storage there and "
+        "provisions no EBS volume.",
     )
     max_run: int = Field(
         DEFAULT_MAX_RUN_SECONDS,
