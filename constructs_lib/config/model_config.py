@@ -12,8 +12,9 @@ import copy
 import functools
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from constructs_lib.config.api_shapes import TRAINING_INSTANCE_TYPES, unknown_values
 from constructs_lib.config.image_catalog import check_ecr_image_uri
 from training_src import contract
 
@@ -49,7 +50,8 @@ class ModelSettings(StrictModel):
     instance_type: str = Field(
         "ml.m5.xlarge",
         pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$",
-        description="SageMaker training instance type, e.g. ml.m5.xlarge or ml.g5.xlarge.",
+        description="SageMaker training instance type, e.g. ml.m5.xlarge or ml.g5.xlarge; one of the API's "
+        "TrainingInstanceType values (botocore's service model).",
     )
     instance_count: int = Field(
         1,
@@ -106,6 +108,15 @@ class ModelSettings(StrictModel):
         strict=True,
         description="Spot only: seconds to wait for capacity plus run time; must exceed max_run.",
     )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_to_the_api(cls, value: str) -> str:
+        """CreateTrainingJob rejects a type outside ``TrainingInstanceType`` only when the pipeline runs."""
+        problems = unknown_values([value], TRAINING_INSTANCE_TYPES)
+        if problems:
+            raise ValueError(f"not a SageMaker {TRAINING_INSTANCE_TYPES}: {problems[0]}")
+        return value
 
     @model_validator(mode="after")
     def _check_spot(self) -> ModelSettings:
