@@ -71,7 +71,7 @@ def create_stack(stage: StageConfig, **outputs: str | None) -> None:
     many more resources; the CLI reads only the outputs, and moto creates the data bucket."""
     values: dict[str, Any] = {
         "DataBucketName": {"Ref": "DataBucket"},
-        "PipelineName": shapes.PIPELINE,
+        "PipelineName": stage.resolved_pipeline_name,
         "ModelPackageGroupName": shapes.GROUP,
         **outputs,
     }
@@ -102,9 +102,14 @@ class Deployed:
         """Every key in the data bucket."""
         return [item["Key"] for item in self.s3.list_objects_v2(Bucket=shapes.BUCKET).get("Contents", [])]
 
+    @property
+    def pipeline(self) -> str:
+        """The deployed pipeline's name: the stage's ``resolved_pipeline_name``."""
+        return self.stage.resolved_pipeline_name
+
     def executions(self) -> list[dict[str, Any]]:
         """Executions of the pipeline, each with the parameters it was started with."""
-        summaries = self.sagemaker.list_pipeline_executions(PipelineName=shapes.PIPELINE)["PipelineExecutionSummaries"]
+        summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
         return [
             {
                 "arn": s["PipelineExecutionArn"],
@@ -122,7 +127,7 @@ def deploy(stage: StageConfig, definition: dict[str, Any]) -> Deployed:
     create_stack(stage)
     sagemaker = boto3.client("sagemaker", region_name=region)
     sagemaker.create_pipeline(
-        PipelineName=shapes.PIPELINE,
+        PipelineName=stage.resolved_pipeline_name,
         PipelineDefinition=json.dumps(definition),
         RoleArn=f"arn:aws:iam::{shapes.ACCOUNT}:role/PipelineRole",
     )
