@@ -26,6 +26,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from constructs_lib.config.stage_config import StageConfig, parse_stage
+from ops import doctor
 from ops.aws import StageAws
 from tests.ops import shapes
 
@@ -58,6 +59,13 @@ def fake_credentials(no_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Static credentials for moto (never sent anywhere)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def quota_granted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto has no ListServiceQuotas for SageMaker: CLI tests that start a run through the doctor take the
+    training quota as granted (tests/ops/test_doctor.py checks the quota against Stubber responses)."""
+    monkeypatch.setattr(doctor, "check_training_quota", lambda aws, sleep: ("training quota", True, "granted"))
 
 
 @pytest.fixture

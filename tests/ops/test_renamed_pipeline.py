@@ -53,7 +53,9 @@ def test_start_starts_the_renamed_pipeline(renamed: Deployed) -> None:
     assert [p["PipelineName"] for p in pipelines] == [RENAMED]
 
 
-def test_the_cli_starts_the_renamed_pipeline(renamed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_starts_the_renamed_pipeline(
+    renamed: Deployed, quota_granted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Through ``ops.cli`` as ``make start-pipeline STAGE=churn`` runs it (the stage from a cdk.json)."""
     monkeypatch.setattr(cli, "load_stage", lambda name: renamed.stage)
     assert cli.main(["start", "--stage", "churn"]) == 0
