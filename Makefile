@@ -14,10 +14,11 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: help venv dev node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
-	upload-data follow models approve reject train-local bench-synth bench-train clean
+	upload-data follow models approve reject train-local bench-synth bench-train clean doctor diff ops-deps
 
 # Operator targets read these from the environment (`make approve STAGE=dev VERSION=3 REASON="..."`),
-# so values with spaces or quotes reach the CLI unchanged.
+# so values with spaces or quotes reach the CLI unchanged. Their recipes start with @: make does not
+# echo the command, so a failure shows the CLI's one line (and make's own "Error 1" line after it).
 OPS := $(PY) -m ops.cli
 export PARAMS EXECUTION VERSION REASON FROM TO LIMIT
 
@@ -34,6 +35,10 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.ops-installed: $(VENV)/.runtime-installed requirements-ops.txt
+	$(PY) -m pip install --quiet -r requirements-ops.txt
+	touch $@
+
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -47,6 +52,8 @@ node_modules/.installed: package.json package-lock.json
 venv: $(VENV)/.runtime-installed ## Create .venv with what synth needs (CDK, SageMaker SDK, pydantic)
 
 dev: $(VENV)/.dev-installed ## Add the test, lint and training dependencies (torch CPU, toolkit) to .venv
+
+ops-deps: $(VENV)/.ops-installed ## Add only what the upload targets use (pyarrow, numpy) to .venv: no torch or toolkits
 
 node: node_modules/.installed ## Install the pinned CDK CLI and Node 22 into node_modules
 
@@ -77,34 +84,43 @@ format: dev ## Apply ruff fixes and formatting
 docs: venv ## Regenerate the README's config reference from the pydantic models
 	$(PY) -m constructs_lib.config.reference_docs --write README.md
 
+doctor: venv node ## Preflight of $(STAGE): credentials, CDK bootstrap, training quota, deployed stack (one line each)
+	@cdk synth --quiet -c stage=$(STAGE)
+	@$(OPS) doctor --stage $(STAGE)
+
 bootstrap: venv node ## cdk bootstrap the account/region of $(STAGE) (checks AWS credentials first)
-	$(OPS) check-credentials --stage $(STAGE)
-	cdk bootstrap -c stage=$(STAGE)
+	@$(OPS) check-credentials --stage $(STAGE)
+	@cdk bootstrap -c stage=$(STAGE)
 
-deploy: venv node ## Deploy the stack of $(STAGE) (checks AWS credentials first), e.g. make deploy STAGE=dev
-	$(OPS) check-credentials --stage $(STAGE)
-	cdk deploy -c stage=$(STAGE) --require-approval broadening
+deploy: venv node ## Synthesize, run the doctor (credentials, bootstrap, quota), then deploy $(STAGE), e.g. make deploy STAGE=dev
+	@cdk synth --quiet -c stage=$(STAGE)
+	@$(OPS) doctor --stage $(STAGE) --for deploy
+	@cdk deploy --app cdk.out --require-approval broadening SageMakerTraining-$(STAGE)
 
-upload-sample-data: dev ## Upload the synthetic sample (generated into local_data once) to $(STAGE)'s channels
-	$(OPS) upload-data --stage $(STAGE) --from-dir local_data --sample-data $(if $(TO),--to "$$TO")
+diff: venv node ## Show what make deploy would change in $(STAGE)'s stack (checks AWS credentials first)
+	@$(OPS) check-credentials --stage $(STAGE)
+	@cdk diff -c stage=$(STAGE) SageMakerTraining-$(STAGE)
 
-upload-data: dev ## Check, then upload FROM=<dir>/<channel>/**/*.parquet to $(STAGE) [TO=s3://<bucket>/<input_prefix>/<name>]
-	$(OPS) upload-data --stage $(STAGE) --from-dir "$$FROM" $(if $(TO),--to "$$TO")
+upload-sample-data: ops-deps ## Upload the synthetic sample (generated into local_data once) to $(STAGE)'s channels
+	@$(OPS) upload-data --stage $(STAGE) --from-dir local_data --sample-data $(if $(TO),--to "$$TO")
 
-start-pipeline: venv ## Check PARAMS="Name=value ..." and each channel's data, then start a $(STAGE) run [FOLLOW=1]
-	$(OPS) start --stage $(STAGE) --params "$$PARAMS" $(if $(filter 1,$(FOLLOW)),--follow)
+upload-data: ops-deps ## Check, then upload FROM=<dir>/<channel>/**/*.parquet to $(STAGE) [TO=s3://<bucket>/<input_prefix>/<name>]
+	@$(OPS) upload-data --stage $(STAGE) --from-dir "$$FROM" $(if $(TO),--to "$$TO")
+
+start-pipeline: venv ## Check PARAMS, the doctor (credentials, quota, deployed), each channel's data; start a $(STAGE) run [FOLLOW=1]
+	@$(OPS) start --stage $(STAGE) --params "$$PARAMS" $(if $(filter 1,$(FOLLOW)),--follow)
 
 follow: venv ## Follow a $(STAGE) execution until it ends [EXECUTION=arn; default the latest]
-	$(OPS) follow --stage $(STAGE) $(if $(EXECUTION),--execution "$$EXECUTION")
+	@$(OPS) follow --stage $(STAGE) $(if $(EXECUTION),--execution "$$EXECUTION")
 
 models: venv ## List $(STAGE)'s model versions: approval status, quality figures, creation time [LIMIT=n]
-	$(OPS) models --stage $(STAGE) $(if $(LIMIT),--limit "$$LIMIT")
+	@$(OPS) models --stage $(STAGE) $(if $(LIMIT),--limit "$$LIMIT")
 
 approve: venv ## Approve model version VERSION=n of $(STAGE) [REASON="..."]
-	$(OPS) approve --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
+	@$(OPS) approve --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
 
 reject: venv ## Reject model version VERSION=n of $(STAGE) with REASON="..."
-	$(OPS) reject --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
+	@$(OPS) reject --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
 
 train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from scratch unless RESUME=1
 	$(OPS) train-local --stage $(STAGE) --data-dir local_data --output-dir local_output --sample-data $(if $(filter 1,$(RESUME)),--resume)

@@ -232,9 +232,25 @@ class StageAws:
             )
         return outputs[key]
 
+    def pipeline_name(self) -> str:
+        """The stage's pipeline as deployed: stack output ``PipelineName``, which must be the name cdk.json
+        gives the stage (``pipeline_name``, default ``<stage>-pytorch-training``).
+
+        Raises:
+            OperatorError: when they differ (cdk.json renamed the pipeline and the stack is not deployed
+                since): starting or following the old name would run the old definition.
+        """
+        deployed, configured = self.output("PipelineName"), self.stage.resolved_pipeline_name
+        if deployed != configured:
+            raise OperatorError(
+                f"cdk.json names this stage's pipeline {configured}, but stack {stack_name(self.stage)} deployed "
+                f"{deployed}: deploy the change first with {make_hint('deploy', self.stage)}"
+            )
+        return deployed
+
     def pipeline_definition(self) -> dict[str, Any]:
         """The deployed pipeline's definition (DescribePipeline ``PipelineDefinition``), parsed."""
-        name = self.output("PipelineName")
+        name = self.pipeline_name()
         try:
             response = self.client("sagemaker").describe_pipeline(PipelineName=name)
         except ClientError as error:

@@ -1,9 +1,11 @@
 """The operator CLI behind the Makefile's stage targets: argument parsing and dispatch only.
 
 Each command's logic lives in its own module (``start``, ``follow``, ``models``, ``upload``,
-``train_local``, ``preflight``). Every failure ends as ONE line on stderr that names the stage and
-what to do, never a traceback: configuration errors exit 2, AWS and operator errors exit 1.
+``train_local``, ``preflight``, ``doctor``). Every failure ends as ONE line on stderr that names the
+stage and what to do, never a traceback: configuration errors exit 2, AWS and operator errors exit 1.
+Checks that need no AWS call (PARAMS, FROM) run before any that does.
 
+    python -m ops.cli doctor --stage dev [--for deploy|start|all]
     python -m ops.cli check-credentials --stage dev
     python -m ops.cli train-local --stage prod [--resume]
     python -m ops.cli upload-data --stage dev --from-dir local_data [--to s3://<bucket>/training-data/2024-06]
@@ -26,8 +28,9 @@ from typing import Any, NoReturn
 
 from constructs_lib.config.errors import ConfigError
 from constructs_lib.config.stage_config import StageConfig
-from ops import follow, models, preflight, start, train_local, upload
+from ops import doctor, follow, models, preflight, start, train_local, upload
 from ops.aws import OperatorError, StageAws, aws_errors
+from ops.params import parse_assignments
 from ops.stages import load_stage
 
 Handler = Callable[[StageConfig, argparse.Namespace], int]
@@ -64,14 +67,24 @@ def _train_local(stage: StageConfig, args: argparse.Namespace) -> int:
     return train_local.train_locally(stage, args.data_dir, args.output_dir, args.resume, sys.stdout)
 
 
+def _doctor(stage: StageConfig, args: argparse.Namespace) -> int:
+    checks = doctor.CHECKS[args.checks]
+    return doctor.run_checks(StageAws(stage), checks, sys.stdout, sys.stderr, assembly=args.assembly)
+
+
 def _upload(stage: StageConfig, args: argparse.Namespace) -> int:
-    sample = functools.partial(train_local.ensure_sample_data, args.from_dir, sys.stdout) if args.sample_data else None
-    return upload.upload_data(StageAws(stage), args.from_dir, args.to or None, sys.stdout, prepare=sample)
+    from_dir = upload.check_from_dir(args.from_dir, must_exist=not args.sample_data)  # before any AWS call
+    sample = functools.partial(train_local.ensure_sample_data, from_dir, sys.stdout) if args.sample_data else None
+    return upload.upload_data(StageAws(stage), from_dir, args.to or None, sys.stdout, prepare=sample)
 
 
 def _start(stage: StageConfig, args: argparse.Namespace) -> int:
+    parse_assignments(args.params)  # PARAMS' syntax, before any AWS call
+    aws = StageAws(stage)
+    if doctor.run_checks(aws, doctor.CHECKS["start"], sys.stdout, sys.stderr) != 0:
+        return 1
     then = functools.partial(follow.follow_execution, interval=args.interval) if args.follow else None
-    return start.start_pipeline(StageAws(stage), args.params, sys.stdout, then)
+    return start.start_pipeline(aws, args.params, sys.stdout, then)
 
 
 def _follow(stage: StageConfig, args: argparse.Namespace) -> int:
@@ -102,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    sub = command("doctor", _doctor, "preflight: credentials, CDK bootstrap, training quota, deployed stack")
+    sub.add_argument("--for", dest="checks", choices=sorted(doctor.CHECKS), default="all", help="which checks")
+    sub.add_argument("--assembly", type=Path, default=doctor.ASSEMBLY, help="the synthesized cloud assembly")
     command("check-credentials", _credentials, "check the AWS credentials (and the stage's pinned account)")
     command("train-args", _train_args, "print the trainer arguments of the stage")
     sub = command("train-local", _train_local, "train on this machine with the stage's hyperparameters")
@@ -110,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--resume", action="store_true", help="continue from earlier checkpoints (RESUME=1)")
     sub.add_argument("--sample-data", action="store_true", help="generate the synthetic sample if data-dir has none")
     sub = command("upload-data", _upload, "check, then upload <from-dir>/<channel>/**/*.parquet")
-    sub.add_argument("--from-dir", type=Path, required=True)
+    sub.add_argument("--from-dir", required=True, help="local folder with one subfolder per channel (FROM)")
     sub.add_argument("--to", default="", help="an s3:// folder under the stage's input root (TO)")
     sub.add_argument("--sample-data", action="store_true", help="generate the synthetic sample if from-dir has none")
     sub = command("start", _start, "check parameters and data, then start one pipeline execution")

@@ -16,10 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]  # botocore ships no type hints
+
 from ops.aws import OperatorError, StageAws, one_line
+from ops.poll_errors import expired_reason, transient_reason
 from ops.stages import make_hint
 
 POLL_SECONDS = 15.0
+MAX_BACKOFF_SECONDS = 300.0
+"""After a failed poll the wait doubles from twice the interval up to this, and following goes on."""
 TERMINAL_EXECUTION = frozenset({"Succeeded", "Failed", "Stopped", "CompletedWithFailures"})
 TERMINAL_STEP = frozenset({"Succeeded", "Failed", "Stopped"})
 EXECUTION_ARN = re.compile(
@@ -136,6 +141,13 @@ class Display:
                     self._last[key] = line
         self.out.flush()
 
+    def note(self, line: str, elapsed: str) -> None:
+        """A passing message: below the block on a terminal (the next draw clears it), a line in a log."""
+        self.out.write(f"{line} ({elapsed})\n" if self.live else f"[{elapsed}] {line}\n")
+        if self.live and self._drawn:
+            self._drawn += 1
+        self.out.flush()
+
 
 def elapsed_text(seconds: float) -> str:
     """``754.2`` -> ``12m34s``."""
@@ -153,14 +165,14 @@ def check_execution_arn(aws: StageAws, arn: str) -> None:
             f"EXECUTION is in region {match['region']}, but stage {aws.stage.name} runs in {aws.stage.region} "
             "(cdk.json): pass the STAGE of that execution"
         )
-    pipeline = aws.output("PipelineName")
+    pipeline = aws.pipeline_name()
     if match["pipeline"].lower() != pipeline.lower():
         raise OperatorError(f"EXECUTION belongs to pipeline {match['pipeline']}, not to this stage's {pipeline}")
 
 
 def latest_execution(aws: StageAws) -> str:
     """The ARN of the stage pipeline's most recent execution."""
-    pipeline = aws.output("PipelineName")
+    pipeline = aws.pipeline_name()
     summaries = aws.client("sagemaker").list_pipeline_executions(
         PipelineName=pipeline, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
     )["PipelineExecutionSummaries"]
@@ -185,6 +197,28 @@ def report_outcome(aws: StageAws, state: ExecutionState, out: TextIO) -> int:
     raise OperatorError(f"execution {state.arn.rsplit('/', 1)[-1]} {state.status}: {reason}")
 
 
+def poll_once(aws: StageAws, arn: str, finished: dict[str, StepState]) -> ExecutionState | str:
+    """One poll, or why it failed and is worth repeating.
+
+    Raises:
+        OperatorError: when the credentials expired: how to refresh them and resume.
+    """
+    try:
+        return read_execution(aws.client("sagemaker"), arn, finished)
+    except (BotoCoreError, ClientError) as error:
+        expired = expired_reason(error)
+        if expired is not None:
+            resume = make_hint("follow", aws.stage, f"EXECUTION={arn}")
+            raise OperatorError(
+                f"the AWS credentials expired while following ({expired}); the execution goes on: refresh them "
+                f"(`aws sso login --profile <profile>`, or a new session token) and resume with {resume}"
+            ) from None
+        reason = transient_reason(error)
+        if reason is None:
+            raise
+        return reason
+
+
 def follow_execution(
     aws: StageAws,
     arn: str,
@@ -195,14 +229,25 @@ def follow_execution(
     clock: Callable[[], float] = time.monotonic,
     live: bool | None = None,
 ) -> int:
-    """Poll until the execution ends; ``live`` defaults to whether ``out`` is a terminal."""
+    """Poll until the execution ends; ``live`` defaults to whether ``out`` is a terminal.
+
+    Throttling and transient network or service errors do not end it: it says so and polls again
+    after a doubling pause. Expired credentials end it with how to refresh them and resume.
+    """
     check_execution_arn(aws, arn)
     display = Display(out, out.isatty() if live is None else live)
-    sagemaker, started = aws.client("sagemaker"), clock()
+    started, failures = clock(), 0
     finished: dict[str, StepState] = {}
     try:
         while True:
-            state = read_execution(sagemaker, arn, finished)
+            state = poll_once(aws, arn, finished)
+            if isinstance(state, str):
+                failures += 1
+                pause = min(interval * 2**failures, MAX_BACKOFF_SECONDS)
+                display.note(f"poll failed ({state}); polling again in {pause:.0f}s", elapsed_text(clock() - started))
+                sleep(pause)
+                continue
+            failures = 0
             display.show(render(state), elapsed_text(clock() - started))
             if state.status in TERMINAL_EXECUTION:
                 return report_outcome(aws, state, out)

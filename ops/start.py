@@ -32,7 +32,7 @@ def prepare_run(aws: StageAws, params_text: str) -> tuple[str, dict[str, str], l
     given = check_assignments(assignments, declared, root)
     channels = deployed.channels(definition, effective_values(declared, given))
     report = check_channels(aws, channels)
-    return aws.output("PipelineName"), given, report
+    return aws.pipeline_name(), given, report
 
 
 def start_pipeline(aws: StageAws, params_text: str, out: TextIO, follow: Follow | None = None) -> int:

@@ -32,6 +32,21 @@ class PlannedUpload:
     rows: int
 
 
+def check_from_dir(text: str, *, must_exist: bool = True) -> Path:
+    """``FROM`` as a folder, checked before any AWS call (``upload-sample-data`` creates its own).
+
+    Raises:
+        OperatorError: when FROM is unset, or names no folder.
+    """
+    if not text.strip():
+        raise OperatorError("FROM is not set: give FROM=<folder with train/, val/ (and test/) inside>")
+    folder = Path(text)
+    if must_exist and not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise OperatorError(f"FROM={text}: {problem}; give FROM=<folder with train/, val/ (and test/) inside>")
+    return folder
+
+
 def destinations(aws: StageAws, to: str | None) -> dict[str, str]:
     """Channel name -> the S3 folder (ending in ``/``) the deployed pipeline reads it from."""
     definition = aws.pipeline_definition()

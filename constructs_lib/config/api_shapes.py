@@ -1,9 +1,10 @@
 """Values the SageMaker API itself accepts, read from botocore's copy of the service model.
 
-Some settings reach the API only when a pipeline runs: ``RegisterModel`` sends the inference and
-transform instance types to ``CreateModelPackage`` after the whole training job. A typo there would
-fail the run at its last step, so synth checks them against the same enums the API validates with
-(``ProductionVariantInstanceType``, ``TransformInstanceType``). botocore comes with boto3, a synth
+Some settings reach the API only when a pipeline runs: the training step sends the training instance
+type to ``CreateTrainingJob``, and ``RegisterModel`` sends the inference and transform instance types
+to ``CreateModelPackage`` after the whole training job. A typo there would fail the run, so synth
+checks them against the same enums the API validates with (``TrainingInstanceType``,
+``ProductionVariantInstanceType``, ``TransformInstanceType``). botocore comes with boto3, a synth
 dependency, and reads its model from disk: no network.
 """
 
@@ -17,6 +18,7 @@ from botocore.loaders import Loader  # type: ignore[import-untyped]  # botocore 
 
 REAL_TIME_INSTANCE_TYPES = "ProductionVariantInstanceType"
 TRANSFORM_INSTANCE_TYPES = "TransformInstanceType"
+TRAINING_INSTANCE_TYPES = "TrainingInstanceType"
 
 
 @functools.cache

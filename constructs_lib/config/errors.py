@@ -9,6 +9,8 @@ boundary that knows where the setting came from puts it into one of those two fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 CONFIG_FILE = "cdk.json"
@@ -44,11 +46,16 @@ class PropsError(ConfigError):
         self.problems = problems
 
 
-def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+def validation_problems(
+    error: ValidationError,
+    example: Callable[[tuple[int | str, ...]], str] | None = None,
+    reference: str = "the props reference",
+) -> list[tuple[str, str]]:
     """``(field path, detail)`` for each error pydantic found, in the one message style.
 
     A model validator's ``FieldError`` puts its field into the path; unknown keys say to check the
-    spelling; the offending value is shown unless it is a whole object or absent.
+    spelling against ``reference`` in README.md; a missing field says ``required`` plus what
+    ``example`` gives for its location; the offending value is shown unless it is a whole object or absent.
     """
     problems = []
     for item in error.errors():
@@ -58,7 +65,9 @@ def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
         if isinstance(found, FieldError):  # a model validator's finding about one field: put it in the path
             location, message = ".".join(p for p in (location, found.field) if p), found.detail
         if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the reference in README.md)"
+            message = f"unknown key (check the spelling; see {reference} in README.md)"
+        if item["type"] == "missing":
+            message = f"required{example(item['loc']) if example else ''}"
         given = item.get("input")
         hidden = item["type"] in ("extra_forbidden", "missing") or isinstance(given, dict)
         problems.append((location, message if hidden else f"{message} (got {given!r})"))

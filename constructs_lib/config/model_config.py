@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from constructs_lib.config.api_shapes import TRAINING_INSTANCE_TYPES, unknown_values
 from constructs_lib.config.default_trainer import default_hyperparameters_model
 from constructs_lib.config.hyperparameters import HyperparametersBase
 from constructs_lib.config.image_catalog import check_ecr_image_uri
@@ -34,7 +35,8 @@ class ModelSettings(StrictModel):
     instance_type: str = Field(
         "ml.m5.xlarge",
         pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$",
-        description="SageMaker training instance type, e.g. ml.m5.xlarge or ml.g5.xlarge.",
+        description="SageMaker training instance type, e.g. ml.m5.xlarge or ml.g5.xlarge; one of the API's "
+        "TrainingInstanceType values (botocore's service model).",
     )
     instance_count: int = Field(
         1,
@@ -68,8 +70,9 @@ class ModelSettings(StrictModel):
         le=16384,
         strict=True,
         description=f"EBS training volume in GB; unset means {DEFAULT_VOLUME_SIZE_GB}. Must stay unset on instance "
-        "families with local NVMe storage (g4dn, g5, g6, p4d, p5, c5d, m5d, trn1, ...): SageMaker trains on the "
-        "instance storage there and provisions no EBS volume.",
+        "families with local NVMe storage (g4dn, g5, g6, g6e, p3dn, p4d, p5, p6-b200, trn1, trn2, r5d, ...; the list "
+        "is in constructs_lib/config/instance_storage.py): SageMaker trains on the instance storage there and "
+        "provisions no EBS volume.",
     )
     max_run: int = Field(
         DEFAULT_MAX_RUN_SECONDS,
@@ -90,6 +93,15 @@ class ModelSettings(StrictModel):
         strict=True,
         description="Spot only: seconds to wait for capacity plus run time; must exceed max_run.",
     )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_to_the_api(cls, value: str) -> str:
+        """CreateTrainingJob rejects a type outside ``TrainingInstanceType`` only when the pipeline runs."""
+        problems = unknown_values([value], TRAINING_INSTANCE_TYPES)
+        if problems:
+            raise ValueError(f"not a SageMaker {TRAINING_INSTANCE_TYPES}: {problems[0]}")
+        return value
 
     @model_validator(mode="after")
     def _check_spot(self) -> ModelSettings:

@@ -9,6 +9,7 @@ that say what would be valid.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -86,7 +87,9 @@ class StageConfig(StrictModel):
     name: str = Field(
         ..., pattern=STAGE_NAME_PATTERN, description="Stage name (the key under stages); letters, digits, -."
     )
-    region: str = Field(..., description="AWS region to deploy to; must host the PyTorch training image.")
+    region: str = Field(
+        ..., examples=["us-east-1"], description="AWS region to deploy to; must host the PyTorch training image."
+    )
     account: str | None = Field(
         None,
         pattern=r"^\d{12}$",
@@ -160,8 +163,22 @@ def default_model_package_group_name(stage_name: str) -> str:
 def _format_error(source: str, prefix: str, error: ValidationError) -> str:
     return "\n".join(
         f"{source}: {'.'.join(p for p in (prefix, field) if p)}: {detail}"
-        for field, detail in validation_problems(error)
+        for field, detail in validation_problems(error, example=_example, reference="the config reference")
     )
+
+
+def _example(location: tuple[int | str, ...]) -> str:
+    """``; for example "region": "us-east-1"`` from the missing field's ``examples``, or ``""``."""
+    model: Any = StageConfig
+    field = None
+    for part in location:
+        field = model.model_fields.get(part) if isinstance(part, str) and hasattr(model, "model_fields") else None
+        if field is None:
+            return ""
+        model = field.annotation
+    if field is None or not field.examples:
+        return ""
+    return f"; for example {json.dumps(location[-1])}: {json.dumps(field.examples[0])}"
 
 
 def parse_stage(name: str, raw: Any, source: str = "cdk.json") -> StageConfig:
@@ -178,6 +195,25 @@ def parse_stage(name: str, raw: Any, source: str = "cdk.json") -> StageConfig:
         raise ConfigError(_format_error(source, f"context.stages.{name}", error)) from None
 
 
+def _case_clash(names: list[str], source: str) -> ConfigError | None:
+    """Two stage names that differ only in case (``staging``, ``Staging``) name the same resources.
+
+    SageMaker writes resource names into its ARNs in lowercase (README, "Trust (confused deputy)"), so
+    the two stages' default model package groups and pipelines get the same ARNs: one group is shared,
+    and each pipeline role's trust, which lists the lowercased pipeline ARN, admits the other's pipeline.
+    """
+    first: dict[str, str] = {}
+    for name in names:
+        other = first.setdefault(name.lower(), name)
+        if other != name:
+            return ConfigError(
+                f"{source}: context.stages.{name}: differs from stage {other!r} only in case; SageMaker writes "
+                "names into its ARNs in lowercase, so the two would share one model package group and each "
+                "pipeline role would trust the other's pipeline: rename one"
+            )
+    return None
+
+
 def load_stages(context: dict[str, Any], selected: str | None = None, source: str = "cdk.json") -> list[StageConfig]:
     """Read and validate the stages from the CDK context.
 
@@ -190,8 +226,16 @@ def load_stages(context: dict[str, Any], selected: str | None = None, source: st
         ConfigError: when a stage is invalid, none is defined, or ``selected`` is unknown.
     """
     stages = context.get("stages")
-    if not isinstance(stages, dict) or not stages:
+    if stages is None or stages == {}:
+        raise ConfigError(
+            f'{source}: context.stages: no stages are defined; add one, e.g. "stages": {{"dev": {{"region": '
+            '"us-east-1"}}'
+        )
+    if not isinstance(stages, dict):
         raise ConfigError(f'{source}: context.stages: must be an object like {{"dev": {{"region": "us-east-1"}}}}')
+    clash = _case_clash(list(stages), source)
+    if clash is not None:
+        raise clash
     if selected is not None and selected not in stages:
         raise ConfigError(f"stage {selected!r}: unknown stage; valid: {', '.join(stages)}")
     names = [selected] if selected is not None else list(stages)

@@ -25,7 +25,6 @@ with offline_aws_environment():
     from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
     from sagemaker.pytorch import PyTorch
-    from sagemaker.utils import instance_supports_kms, volume_size_supported
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -46,6 +45,7 @@ with offline_aws_environment():
 from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.config.errors import FieldError
 from constructs_lib.config.hyperparameters import HyperparametersBase
+from constructs_lib.config.instance_storage import UnknownInstanceFamilyError, has_local_instance_storage
 from constructs_lib.config.model_config import DEFAULT_VOLUME_SIZE_GB, ModelConfig
 from constructs_lib.config.stage_config import NetworkSettings, RetrySettings
 from constructs_lib.definition import pipeline_spec as spec
@@ -187,13 +187,18 @@ class PyTorchTrainingStepBuilder:
             return {"torch_distributed": {"enabled": True}}
         return None
 
-    def _volume_size(self) -> int | None:
-        """The EBS volume size, or None on instance types that train on local NVMe storage.
+    def _local_storage(self) -> bool:
+        """Whether the instance type trains on local NVMe storage (``config.instance_storage``'s cited list;
+        the SDK's own rule misses p6, trn2 and g7e)."""
+        try:
+            return has_local_instance_storage(self.config.instance_type)
+        except UnknownInstanceFamilyError as error:
+            raise FieldError("model.instance_type", str(error)) from None
 
-        The SDK's ``volume_size_supported`` is the rule (family with a ``d``, g5, g6, p5, trn1).
-        """
+    def _volume_size(self) -> int | None:
+        """The EBS volume size, or None on instance types that train on local NVMe storage."""
         config = self.config
-        if volume_size_supported(config.instance_type):
+        if not self._local_storage():
             return config.volume_size or DEFAULT_VOLUME_SIZE_GB
         if config.volume_size is not None:
             raise FieldError(
@@ -205,7 +210,7 @@ class PyTorchTrainingStepBuilder:
 
     def _create_pytorch_estimator(self, checkpoint_s3_uri: Any) -> PyTorch:
         config, network = self.config, self.network
-        encrypt_volume = self.kms_key_arn is not None and instance_supports_kms(config.instance_type)
+        encrypt_volume = self.kms_key_arn is not None and not self._local_storage()
         volume_size = self._volume_size()
         try:
             return PyTorch(

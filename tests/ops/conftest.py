@@ -26,6 +26,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from constructs_lib.config.stage_config import StageConfig, parse_stage
+from ops import doctor
 from ops.aws import StageAws
 from tests.ops import shapes
 
@@ -61,6 +62,13 @@ def fake_credentials(no_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def quota_granted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto has no ListServiceQuotas for SageMaker: CLI tests that start a run through the doctor take the
+    training quota as granted (tests/ops/test_doctor.py checks the quota against Stubber responses)."""
+    monkeypatch.setattr(doctor, "check_training_quota", lambda aws, sleep: ("training quota", True, "granted"))
+
+
+@pytest.fixture
 def stage() -> StageConfig:
     """The dev stage as cdk.json declares it (region us-east-1, no pinned account)."""
     return parse_stage("dev", {"region": shapes.REGION})
@@ -71,7 +79,7 @@ def create_stack(stage: StageConfig, **outputs: str | None) -> None:
     many more resources; the CLI reads only the outputs, and moto creates the data bucket."""
     values: dict[str, Any] = {
         "DataBucketName": {"Ref": "DataBucket"},
-        "PipelineName": shapes.PIPELINE,
+        "PipelineName": stage.resolved_pipeline_name,
         "ModelPackageGroupName": shapes.GROUP,
         **outputs,
     }
@@ -102,9 +110,14 @@ class Deployed:
         """Every key in the data bucket."""
         return [item["Key"] for item in self.s3.list_objects_v2(Bucket=shapes.BUCKET).get("Contents", [])]
 
+    @property
+    def pipeline(self) -> str:
+        """The deployed pipeline's name: the stage's ``resolved_pipeline_name``."""
+        return self.stage.resolved_pipeline_name
+
     def executions(self) -> list[dict[str, Any]]:
         """Executions of the pipeline, each with the parameters it was started with."""
-        summaries = self.sagemaker.list_pipeline_executions(PipelineName=shapes.PIPELINE)["PipelineExecutionSummaries"]
+        summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
         return [
             {
                 "arn": s["PipelineExecutionArn"],
@@ -122,7 +135,7 @@ def deploy(stage: StageConfig, definition: dict[str, Any]) -> Deployed:
     create_stack(stage)
     sagemaker = boto3.client("sagemaker", region_name=region)
     sagemaker.create_pipeline(
-        PipelineName=shapes.PIPELINE,
+        PipelineName=stage.resolved_pipeline_name,
         PipelineDefinition=json.dumps(definition),
         RoleArn=f"arn:aws:iam::{shapes.ACCOUNT}:role/PipelineRole",
     )

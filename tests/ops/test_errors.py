@@ -52,6 +52,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
         ["approve", "--stage", "dev", "--version", "1"],
         ["upload-data", "--stage", "dev", "--from-dir", "local_data", "--sample-data"],
         ["check-credentials", "--stage", "prod"],
+        ["doctor", "--stage", "prod"],
     ],
     ids=lambda argv: argv[0],
 )
@@ -61,7 +62,9 @@ def test_no_credentials_is_one_line_with_how_to_supply_them(
     status, err = run_cli(capsys, *argv)
     assert status == 1
     stage = argv[argv.index("--stage") + 1]
-    assert err.startswith(f"error: stage {stage}: no AWS credentials found")
+    doctor_first = argv[0] in ("start", "doctor")  # their first check is the doctor's credentials line
+    assert err.startswith("✘ AWS credentials: " if doctor_first else f"error: stage {stage}: ")
+    assert "no AWS credentials found" in err
     for way in ("AWS_PROFILE=", "`aws configure`", "`aws sso login"):
         assert way in err
     assert "generating" not in capsys.readouterr().out  # upload-sample-data generates nothing before failing

@@ -28,12 +28,19 @@ REGISTERED = shapes.step("RegisterModel-RegisterModel", "Succeeded", {"RegisterM
 METRICS = {"Train Loss": 0.41, "Test AUC ROC": 0.912345}
 
 
-def poll(stubber: Stubber, status: str, steps: list[dict[str, Any]], jobs: list[dict[str, Any]], **kw: Any) -> None:
-    """Queue one poll: the execution, its steps, then each training job described."""
-    arn = {"PipelineExecutionArn": shapes.EXECUTION_ARN}
-    stubber.add_response("describe_pipeline_execution", shapes.execution(status, **kw), arn)
+def poll(
+    stubber: Stubber,
+    status: str,
+    steps: list[dict[str, Any]],
+    jobs: list[dict[str, Any]],
+    arn: str = shapes.EXECUTION_ARN,
+    **kw: Any,
+) -> None:
+    """Queue one poll of execution ``arn``: the execution, its steps, then each training job described."""
+    execution = {"PipelineExecutionArn": arn}
+    stubber.add_response("describe_pipeline_execution", {**shapes.execution(status, **kw), **execution}, execution)
     stubber.add_response(
-        "list_pipeline_execution_steps", {"PipelineExecutionSteps": steps}, {**arn, "SortOrder": "Ascending"}
+        "list_pipeline_execution_steps", {"PipelineExecutionSteps": steps}, {**execution, "SortOrder": "Ascending"}
     )
     for job in jobs:
         stubber.add_response("describe_training_job", job, {"TrainingJobName": shapes.JOB_ARN.split("/")[-1]})

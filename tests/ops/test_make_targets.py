@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -26,11 +28,89 @@ def dry_run(*args: str) -> list[str]:
     return [line for line in make("-n", *args).splitlines() if "ops.cli" in line or line.startswith("cdk ")]
 
 
-@pytest.mark.parametrize("target", ["deploy", "bootstrap"])
-def test_deploy_and_bootstrap_check_credentials_first(target: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "cdk_command"), [("bootstrap", "cdk bootstrap -c stage=prod"), ("diff", "cdk diff -c stage=prod")]
+)
+def test_bootstrap_and_diff_check_credentials_first(target: str, cdk_command: str) -> None:
     check, cdk = dry_run(target, "STAGE=prod")
     assert check.endswith("-m ops.cli check-credentials --stage prod")
-    assert cdk.startswith(f"cdk {target} -c stage=prod")
+    assert cdk.startswith(cdk_command)
+
+
+def test_deploy_synthesizes_runs_the_doctor_then_deploys_that_assembly() -> None:
+    """Synth is the local check (config errors) before any AWS call; the doctor reads the bootstrap
+    version the templates need from that assembly, and cdk deploys the same assembly."""
+    synth, check, deploy = dry_run("deploy", "STAGE=prod")
+    assert synth == "cdk synth --quiet -c stage=prod"
+    assert check.endswith("-m ops.cli doctor --stage prod --for deploy")
+    assert deploy == "cdk deploy --app cdk.out --require-approval broadening SageMakerTraining-prod"
+
+
+def test_make_doctor_synthesizes_then_runs_every_check() -> None:
+    synth, check = dry_run("doctor", "STAGE=prod")
+    assert synth == "cdk synth --quiet -c stage=prod"
+    assert check.endswith("-m ops.cli doctor --stage prod")
+
+
+OPERATOR_TARGETS = ("doctor", "bootstrap", "deploy", "diff", "upload-sample-data", "upload-data")
+OPERATOR_TARGETS += ("start-pipeline", "follow", "models", "approve", "reject")
+
+
+def recipes() -> dict[str, list[str]]:
+    """Target -> its recipe lines, read from the Makefile."""
+    found: dict[str, list[str]] = {}
+    target = ""
+    for line in (PROJECT_ROOT / "Makefile").read_text().splitlines():
+        match = re.match(r"^([a-z][a-z-]*):", line)
+        if match:
+            target = match.group(1)
+            found[target] = []
+        elif line.startswith("\t") and target:
+            found[target].append(line)
+    return found
+
+
+def test_operator_recipes_are_not_echoed() -> None:
+    """make prints a recipe line before running it unless it starts with @; the CLI's one line is the error."""
+    found = recipes()
+    for target in OPERATOR_TARGETS:
+        assert found[target], target
+        assert all(line.startswith("\t@") for line in found[target]), target
+
+
+def test_an_operator_error_through_make_is_the_clis_one_line() -> None:
+    """The real target: the command is not echoed; after the CLI's line comes only make's own status line."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "follow", "STAGE=dev", "EXECUTION=a1b2c3d4e5f6"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    cli_lines = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert cli_lines == [
+        "error: stage dev: EXECUTION='a1b2c3d4e5f6' is not a pipeline execution ARN "
+        "(arn:aws:sagemaker:...:pipeline/...)"
+    ]
+
+
+def test_upload_targets_install_only_what_they_use() -> None:
+    """boto3 comes with the runtime venv; pyarrow reads the files, numpy makes the sample. Not torch or the toolkits."""
+    assert re.search(r"^upload-data: ops-deps ##", (PROJECT_ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert re.search(r"^upload-sample-data: ops-deps ##", (PROJECT_ROOT / "Makefile").read_text(), re.MULTILINE)
+    pins = pinned(PROJECT_ROOT / "requirements-ops.txt")
+    assert set(pins) == {"pyarrow", "numpy"}
+    dev = pinned(PROJECT_ROOT / "requirements-dev.txt")
+    assert {name: dev[name] for name in pins} == pins, "requirements-ops.txt pins what requirements-dev.txt pins"
+
+
+def pinned(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a requirements file."""
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return dict(line.split("==", 1) for line in lines if "==" in line)
 
 
 @pytest.mark.parametrize(

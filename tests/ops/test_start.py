@@ -104,7 +104,7 @@ def test_data_under_the_default_uri_does_not_satisfy_another_input_uri(deployed:
     ],
 )
 def test_bad_params_are_one_line_before_anything_starts(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str], params: str, expected: str
+    deployed: Deployed, quota_granted: None, capsys: pytest.CaptureFixture[str], params: str, expected: str
 ) -> None:
     put_channels(deployed)
     assert cli.main(["start", "--stage", "dev", "--params", params]) == 1

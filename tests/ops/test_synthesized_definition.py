@@ -6,11 +6,14 @@ CloudFormation's tokens resolved; ``definition_of`` puts a readable name in each
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ops import definition as deployed
+from ops import doctor
 from ops.params import INPUT_URI_PARAMETER, effective_values
 from tests.conftest import STAGES, definition_of
 from training_src import contract
@@ -35,3 +38,15 @@ def test_every_channel_of_the_synthesized_definition_resolves(stage: str, templa
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_stack_has_the_outputs_the_cli_reads(stage: str, templates: dict[str, Any]) -> None:
     assert {"PipelineName", "DataBucketName"} <= set(templates[stage]["Outputs"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_doctor_reads_the_bootstrap_version_the_real_assembly_requires(
+    stage: str, synthesized_outdir: Path
+) -> None:
+    """``make doctor`` compares the account's bootstrap version with these, read from ``cdk synth``'s manifest."""
+    version, parameter = doctor.bootstrap_requirement(synthesized_outdir, f"SageMakerTraining-{stage}") or (0, "")
+    assert version >= 6  # the DefaultStackSynthesizer's templates need a modern bootstrap stack
+    assert parameter == "/cdk-bootstrap/hnb659fds/version"
+    template = json.loads((synthesized_outdir / f"SageMakerTraining-{stage}.template.json").read_text())
+    assert template["Parameters"]["BootstrapVersion"]["Default"] == parameter  # what CloudFormation resolves

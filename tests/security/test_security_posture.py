@@ -354,10 +354,13 @@ def test_dev_encrypts_the_volume_with_the_stage_key_on_m5(templates: dict[str, d
         ("ml.g6.xlarge", False),
         ("ml.p5.48xlarge", False),
         ("ml.trn1.2xlarge", False),
+        ("ml.trn2.48xlarge", False),
+        ("ml.p6-b200.48xlarge", False),
     ],
 )
-def test_nvme_families_documented_match_the_sdk(instance_type: str, takes_volume_key: bool) -> None:
-    """The README ("Instance types without a volume key") lists these families; the SDK's rule decides."""
-    from sagemaker.utils import instance_supports_kms
+def test_nvme_families_documented_match_the_list(instance_type: str, takes_volume_key: bool) -> None:
+    """The README ("Instance types without a volume key") names these families; the cited list decides
+    (``constructs_lib/config/instance_storage.py``, checked against EC2's data in test_instance_storage.py)."""
+    from constructs_lib.config.instance_storage import has_local_instance_storage
 
-    assert instance_supports_kms(instance_type) is takes_volume_key
+    assert has_local_instance_storage(instance_type) is not takes_volume_key

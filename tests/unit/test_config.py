@@ -139,7 +139,7 @@ def test_load_stages_selects_one_and_reports_unknown() -> None:
     with pytest.raises(ConfigError, match=r"unknown stage; valid: dev, prod"):
         load_stages(context, selected="qa")
     with pytest.raises(ConfigError, match=r"context\.stages: must be an object"):
-        load_stages({})
+        load_stages({"stages": ["dev"]})
 
 
 def test_errors_of_all_stages_are_reported_together() -> None:

@@ -53,6 +53,23 @@ def build_error(tmp_path: Path, stage: dict[str, Any]) -> str:
             "registry.inference_instance_types",
             "not a SageMaker ProductionVariantInstanceType: 'ml.m5.larg' (did you mean ml.m5.large",
         ),
+        # CreateTrainingJob validates the training type against TrainingInstanceType: a typo fails the run.
+        (
+            {"model": {"instance_type": "ml.m5.huge"}},
+            "model.instance_type",
+            "not a SageMaker TrainingInstanceType: 'ml.m5.huge' (did you mean ml.m5.large, ml.m5.xlarge",
+        ),
+        (
+            {"model": {"instance_type": "ml.m5.xlarg"}},
+            "model.instance_type",
+            "not a SageMaker TrainingInstanceType: 'ml.m5.xlarg' (did you mean ml.m5.xlarge",
+        ),
+        # A training type whose instance storage is not in constructs_lib/config/instance_storage.py's list.
+        (
+            {"model": {"instance_type": "ml.p6e-gb200.36xlarge"}},
+            "model.instance_type",
+            "the storage of instance family p6e-gb200 (ml.p6e-gb200.36xlarge) is not known",
+        ),
         (
             {"registry": {"transform_instance_types": ["ml.q9.huge"]}},
             "registry.transform_instance_types",
