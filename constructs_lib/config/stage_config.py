@@ -13,6 +13,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from constructs_lib.config.automation_config import (
+    DeploymentSettings,
+    NotificationSettings,
+    ScheduleSettings,
+    automation_problem,
+)
 from constructs_lib.config.errors import ConfigError, FieldError
 from constructs_lib.config.image_catalog import parse_ecr_image_uri, pytorch_inference_images, pytorch_training_images
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings, StrictModel
@@ -116,6 +122,13 @@ class StageConfig(StrictModel):
     registry: RegistrySettings = Field(
         default_factory=RegistrySettings, description="Model registry, quality gate and inference image."
     )
+    schedule: ScheduleSettings | None = Field(None, description="Scheduled pipeline runs; unset: off.")
+    notifications: NotificationSettings | None = Field(
+        None, description="Alerts on failed or stopped runs and deployment outcomes; unset: off."
+    )
+    deployment: DeploymentSettings | None = Field(
+        None, description="Deploy each approved model version to a real-time endpoint; unset: off."
+    )
 
     @field_validator("channels")
     @classmethod
@@ -138,8 +151,12 @@ class StageConfig(StrictModel):
                 f"{self.region!r} is not a known AWS region with SageMaker PyTorch training images; "
                 f"valid: {', '.join(sorted(regions))}",
             )
-        problem = _training_image_problem(self.model, self.region) or _inference_image_problem(
-            self.registry, self.region
+        problem = (
+            _training_image_problem(self.model, self.region)
+            or _inference_image_problem(self.registry, self.region)
+            or automation_problem(
+                self.name, self.region, self.registry.inference_instance_types, self.notifications, self.deployment
+            )
         )
         if problem is not None:
             raise problem
