@@ -16,6 +16,7 @@ from constructs_lib.config.stage_config import StageConfig
 from constructs_lib.model_registry import ModelRegistry
 from constructs_lib.secure_storage import SecureTrainingStorage
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
+from stacks.automation_wiring import add_automation
 from stacks.pipeline_role_grants import SAGEMAKER_PRINCIPAL, grant_pipeline_role
 from stacks.registry_grants import grant_model_registration
 from stacks.training_role_grants import PIPELINE_JOB_PREFIX, grant_training_role
@@ -80,6 +81,7 @@ class TrainingPipelineStack(Stack):
         pipeline_role: assumed by SageMaker Pipelines to start and watch the jobs and register versions.
         model_registry: the model package group the pipeline registers versions in.
         training_pipeline: the pipeline construct.
+        automation: the stage's schedule, alerts and deployment (each None unless turned on).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
@@ -119,6 +121,14 @@ class TrainingPipelineStack(Stack):
         # or its first execution could start before PassRole and the S3/KMS grants exist.
         for role in (self.training_role, self.pipeline_role):
             self.training_pipeline.pipeline.node.add_dependency(role.node.find_child("DefaultPolicy"))
+        self.automation = add_automation(
+            self,
+            stage=stage,
+            storage=self.storage,
+            pipeline=self.training_pipeline,
+            registry=self.model_registry,
+            tags=stage_tags(stage),
+        )
         self._tag(stage_tags(stage))
         self._outputs()
 
