@@ -48,7 +48,7 @@ from constructs_lib.automation.deployment_grants import (
 from constructs_lib.automation.naming import arn, bounded_name
 from constructs_lib.automation.runtime.endpoint_deployer.config import ENVIRONMENT_VARIABLE
 from constructs_lib.compliance import acknowledge_checkov
-from constructs_lib.config.automation_config import ENDPOINT_NAME_PATTERN, DeploymentSettings
+from constructs_lib.config.automation_config import ENDPOINT_NAME_PATTERN, MAX_ENDPOINT_NAME, DeploymentSettings
 from constructs_lib.config.image_catalog import parse_ecr_image_uri
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -236,7 +236,7 @@ class ApprovedModelDeployment(Construct):
 
     @staticmethod
     def _validate(endpoint_name: str, image_uri: str, artifacts_prefix: str) -> None:
-        if not re.match(ENDPOINT_NAME_PATTERN, endpoint_name):
+        if not re.match(ENDPOINT_NAME_PATTERN, endpoint_name) or len(endpoint_name) > MAX_ENDPOINT_NAME:
             raise ValueError(
                 f"endpoint_name {endpoint_name!r} must match {ENDPOINT_NAME_PATTERN} (at most 40 characters)"
             )

@@ -129,6 +129,7 @@ class DeploymentSettings(StrictModel):
     initial_instance_count: int = Field(1, ge=1, le=100, strict=True, description="Instances behind the endpoint.")
     endpoint_name: str | None = Field(
         None,
+        max_length=MAX_ENDPOINT_NAME,
         pattern=ENDPOINT_NAME_PATTERN,
         description="Endpoint name (at most 40 characters: models and configurations are named "
         "<endpoint>-v<version>-<time>); defaults to <stage>-endpoint.",

@@ -66,6 +66,8 @@ class TemplateResolver:
         resource_type = self._type(name)
         if resource_type == "AWS::SageMaker::ModelPackageGroup":  # Ref returns the primary identifier, the ARN
             return self.get_att(name, "ModelPackageGroupArn")
+        if resource_type == "AWS::SNS::Topic":  # Ref returns the topic ARN
+            return f"arn:{self.env.partition}:sns:{self.env.region}:{self.env.account}:{self._physical_name(name)}"
         return self._physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
@@ -79,6 +81,8 @@ class TemplateResolver:
             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
                 f"arn:{env.partition}:sagemaker:{env.region}:{env.account}:model-package-group/{name.lower()}"
             ),
+            ("AWS::Events::Rule", "Arn"): f"arn:{env.partition}:events:{env.region}:{env.account}:rule/{name}",
+            ("AWS::Lambda::Function", "Arn"): f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}",
         }
         if (resource_type, attribute) not in arns:
             raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute} ({resource_type}) is not modelled")
@@ -107,6 +111,9 @@ class TemplateResolver:
             "AWS::SageMaker::Pipeline": "PipelineName",
             "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
             "AWS::KMS::Key": None,
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::Events::Rule": "Name",
+            "AWS::Lambda::Function": "FunctionName",
         }
         if resource_type not in name_properties:
             raise UnresolvableError(f"physical name of {logical_id} ({resource_type}) is not modelled")

@@ -14,7 +14,9 @@ invocation fails and Lambda sends the event to the function's dead-letter topic,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -36,6 +38,7 @@ class Clients:
 
     sagemaker: Any
     sns: Any
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def default_clients() -> Clients:
@@ -73,7 +76,7 @@ def dispatch(event: dict[str, Any], config: DeployerConfig, clients: Clients) ->
     if not package_arn:
         raise ValueError("the input names no model package ARN")
     try:
-        return deploy_version(clients.sagemaker, config, package_arn)
+        return deploy_version(clients.sagemaker, config, package_arn, now=clients.now)
     except ClientError as error:
         return failure(config, error, package_arn)
 

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # botocore ships no type hints
 
 from .config import DeployerConfig
-from .endpoints import BUSY_STATUSES, describe_endpoint, error_text, served_by, version_label
+from .endpoints import BUSY_STATUSES, Served, describe_endpoint, error_text, served_by, version_label
 
 APPROVED = "Approved"
 
@@ -66,8 +66,9 @@ def deploy_version(
     if refusal is not None:
         return refusal
     endpoint = describe_endpoint(sagemaker, config.endpoint_name)
-    if endpoint is not None:
-        blocked = _blocked(sagemaker, config, endpoint, package_arn, version)
+    live = served_by(sagemaker, str(endpoint.get("EndpointConfigName", ""))) if endpoint else None
+    if endpoint is not None and live is not None:
+        blocked = _blocked(sagemaker, config, endpoint, live, package_arn=package_arn, version=version)
         if blocked is not None:
             return blocked
     name = config.name_for(int(version), stamp(now))
@@ -82,7 +83,7 @@ def deploy_version(
             version,
             details={"endpoint_config": name},
         )
-    previous = served_by(sagemaker, str(endpoint.get("EndpointConfigName", "")))
+    previous = live if live is not None else Served("", None)
     sagemaker.update_endpoint(
         EndpointName=config.endpoint_name, EndpointConfigName=name, DeploymentConfig=dict(config.deployment_config)
     )
@@ -119,11 +120,10 @@ def _refusal(config: DeployerConfig, package: dict[str, Any], version: Any) -> O
 
 
 def _blocked(
-    sagemaker: Any, config: DeployerConfig, endpoint: dict[str, Any], package_arn: str, version: Any
+    sagemaker: Any, config: DeployerConfig, endpoint: dict[str, Any], live: Served, *, package_arn: str, version: Any
 ) -> Outcome | None:
     """Why the endpoint cannot take this version now, or None when it can be updated."""
     status = endpoint["EndpointStatus"]
-    live = served_by(sagemaker, str(endpoint.get("EndpointConfigName", "")))
     pending_name = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     pending = served_by(sagemaker, pending_name) if pending_name else live
     if status == "InService" and live.is_package(package_arn):
