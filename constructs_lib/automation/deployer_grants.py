@@ -129,6 +129,11 @@ def _other_statements(access: DeployerAccess) -> list[iam.PolicyStatement]:
     return statements
 
 
+def _spelling(name: str) -> str:
+    """Which spelling of a name an acknowledged finding is about (each finding gets its own reason)."""
+    return "the name as written" if name != name.lower() else "the name lowercased, as SageMaker writes ARNs"
+
+
 def grant_deployer(role: iam.Role, access: DeployerAccess) -> None:
     """Add every statement the deployer needs to ``role`` and acknowledge its wildcards, finding by finding."""
     for statement in (*_sagemaker_statements(access), *_other_statements(access)):
@@ -143,23 +148,24 @@ def grant_deployer(role: iam.Role, access: DeployerAccess) -> None:
             "deployer lists configurations only to tell whether its newest one was rolled back.",
             ("Resource::*",),
         ),
-        NagAcknowledgement(
-            "AwsSolutions-IAM5",
-            f"The deployer names each model and endpoint configuration {names.version_prefix}<version>-<time> when a "
-            f"version is approved; it may create and read only those of endpoint {names.endpoint}.",
-            tuple(
-                f"Resource::{sagemaker}:{kind}/{prefix}*"
-                for kind in ("model", "endpoint-config")
-                for prefix in prefixes
-            ),
+        *(
+            NagAcknowledgement(
+                "AwsSolutions-IAM5",
+                f"The deployer names each {kind} {names.version_prefix}<version>-<time> when a version is approved; it "
+                f"may create and read only those of endpoint {names.endpoint} ({_spelling(prefix)}).",
+                (f"Resource::{sagemaker}:{kind}/{prefix}*",),
+            )
+            for kind in ("model", "endpoint-config")
+            for prefix in prefixes
         ),
-        NagAcknowledgement(
-            "AwsSolutions-IAM5",
-            f"Versions of the {names.group} group are numbered by SageMaker at registration; the deployer only "
-            "describes them, to check the group and the approval status before deploying.",
-            tuple(
-                f"Resource::{sagemaker}:model-package/{group}/*" for group in sorted({names.group, names.group.lower()})
-            ),
+        *(
+            NagAcknowledgement(
+                "AwsSolutions-IAM5",
+                f"Versions of the {names.group} group are numbered by SageMaker at registration; the deployer only "
+                f"describes them, to check the group and the approval status before deploying ({_spelling(group)}).",
+                (f"Resource::{sagemaker}:model-package/{group}/*",),
+            )
+            for group in sorted({names.group, names.group.lower()})
         ),
         NagAcknowledgement(
             "AwsSolutions-IAM5",

@@ -10,6 +10,7 @@ CreateEndpointConfig, CreateEndpoint, UpdateEndpoint) and Amazon SNS API Referen
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,22 @@ DEPLOYMENT_CONFIG = {
 }
 
 
+@dataclass(frozen=True)
+class Names:
+    """Where the stubbed resources live: dev's names by default, a synthesized stack's in the matrix."""
+
+    region: str = REGION
+    account: str = ACCOUNT
+    endpoint: str = ENDPOINT
+    group: str = GROUP
+
+    def arn(self, resource: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}"
+
+
+DEV = Names()
+
+
 def config(**overrides: Any) -> DeployerConfig:
     """The deployer's settings as the construct writes them for dev (override any field)."""
     document: dict[str, Any] = {
@@ -58,18 +75,21 @@ def config(**overrides: Any) -> DeployerConfig:
     return DeployerConfig.from_json(json.dumps(document))
 
 
-def package_arn(version: int) -> str:
+def package_arn(version: int, names: Names = DEV) -> str:
     """A version's ARN as SageMaker writes it (group name lowercased)."""
-    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP.lower()}/{version}"
+    return names.arn(f"model-package/{names.group.lower()}/{version}")
 
 
-def model_package(version: int, status: str = "Approved", group: str = GROUP) -> dict[str, Any]:
+def model_package(
+    version: int, status: str = "Approved", group: str | None = None, names: Names = DEV
+) -> dict[str, Any]:
     """DescribeModelPackage of a registered version."""
+    group = group or names.group
     return {
         "ModelPackageName": group,
         "ModelPackageGroupName": group,
         "ModelPackageVersion": version,
-        "ModelPackageArn": package_arn(version),
+        "ModelPackageArn": package_arn(version, names),
         "CreationTime": T0,
         "ModelPackageStatus": "Completed",
         "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
@@ -87,15 +107,17 @@ def model_package(version: int, status: str = "Approved", group: str = GROUP) ->
     }
 
 
-def config_name(version: int, stamp: str = STAMP) -> str:
-    return f"{ENDPOINT}-v{version}-{stamp}"
+def config_name(version: int, stamp: str = STAMP, names: Names = DEV) -> str:
+    return f"{names.endpoint}-v{version}-{stamp}"
 
 
-def endpoint(status: str, config: str, pending: str | None = None, failure: str | None = None) -> dict[str, Any]:
+def endpoint(
+    status: str, config: str, pending: str | None = None, failure: str | None = None, names: Names = DEV
+) -> dict[str, Any]:
     """DescribeEndpoint."""
     response: dict[str, Any] = {
-        "EndpointName": ENDPOINT,
-        "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}",
+        "EndpointName": names.endpoint,
+        "EndpointArn": names.arn(f"endpoint/{names.endpoint.lower()}"),
         "EndpointConfigName": config,
         "ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}],
         "EndpointStatus": status,
@@ -109,11 +131,11 @@ def endpoint(status: str, config: str, pending: str | None = None, failure: str 
     return response
 
 
-def endpoint_config(name: str) -> dict[str, Any]:
+def endpoint_config(name: str, names: Names = DEV) -> dict[str, Any]:
     """DescribeEndpointConfig of a configuration the deployer made (its model has the same name)."""
     return {
         "EndpointConfigName": name,
-        "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/{name}",
+        "EndpointConfigArn": names.arn(f"endpoint-config/{name.lower()}"),
         "ProductionVariants": [
             {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
         ],
@@ -121,34 +143,34 @@ def endpoint_config(name: str) -> dict[str, Any]:
     }
 
 
-def model(name: str, version: int) -> dict[str, Any]:
+def model(name: str, version: int, names: Names = DEV) -> dict[str, Any]:
     """DescribeModel of a model created from a package version."""
     return {
         "ModelName": name,
-        "PrimaryContainer": {"ModelPackageName": package_arn(version)},
+        "PrimaryContainer": {"ModelPackageName": package_arn(version, names)},
         "ExecutionRoleArn": INFERENCE_ROLE,
         "CreationTime": T0,
-        "ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/{name}",
+        "ModelArn": names.arn(f"model/{name.lower()}"),
     }
 
 
-def endpoint_configs(*names: str) -> dict[str, Any]:
+def endpoint_configs(*config_names: str, names: Names = DEV) -> dict[str, Any]:
     """ListEndpointConfigs, newest first."""
     return {
         "EndpointConfigs": [
             {
                 "EndpointConfigName": name,
-                "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/{name}",
+                "EndpointConfigArn": names.arn(f"endpoint-config/{name.lower()}"),
                 "CreationTime": T0,
             }
-            for name in names
+            for name in config_names
         ]
     }
 
 
-def missing_endpoint() -> ClientError:
+def missing_endpoint(names: Names = DEV) -> ClientError:
     """What DescribeEndpoint answers for an endpoint that does not exist."""
-    message = f'Could not find endpoint "arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}".'
+    message = f'Could not find endpoint "{names.arn(f"endpoint/{names.endpoint.lower()}")}".'
     return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "DescribeEndpoint")
 
 

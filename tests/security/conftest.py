@@ -3,7 +3,8 @@
 One temporary ``cdk.json`` holds the real stages plus four that exercise other code paths:
 ``destroy`` (auto-delete custom resource; registers versions as ``Approved`` by default), ``vpc``
 (ENI permissions; no test channel, so the gate reads the selected validation AUROC), ``spot``
-(checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
+(checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region), plus the
+automation stages of ``automation_stages.py``.
 The app is built twice per session: as configured, and with every cdk-nag acknowledgement
 switched off, which shows that each acknowledgement matches a finding cdk-nag really reports.
 """
@@ -25,6 +26,7 @@ from constructs_lib.config.cdk_json import read_cdk_json_context
 from constructs_lib.config.stage_config import StageConfig, load_stages
 from stacks.training_pipeline_stack import TrainingPipelineStack
 from tests.conftest import PROJECT_ROOT, STAGES
+from tests.security.automation_stages import AUTOMATION_STAGES
 from tests.security.cfn_resolver import CfnEnvironment
 from tests.security.stack_iam import StackIam, stack_iam
 
@@ -41,6 +43,7 @@ EXTRA_STAGES: dict[str, dict[str, Any]] = {
     },
     "spot": {"region": "us-east-1", "model": {"use_spot_instances": True, "max_wait": 172800, "max_run": 86400}},
     "gpu": {"region": "us-west-2", "model": {"instance_type": "ml.p3.2xlarge", "instance_count": 2}},
+    **AUTOMATION_STAGES,
 }
 ALL_STAGES = (*STAGES, *EXTRA_STAGES)
 

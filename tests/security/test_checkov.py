@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.automation.deployment import FUNCTION_CHECKOV_SKIPS
 from constructs_lib.compliance import MIN_REASON_LENGTH
 from tests.conftest import PROJECT_ROOT, STAGES, offline_env
 from tests.security.conftest import EXTRA_STAGES, BuiltApp
@@ -111,7 +112,8 @@ def test_every_skip_is_justified_in_resource_metadata(
 
 
 def test_only_expected_resources_are_skipped(checkov_report: dict[str, Any]) -> None:
-    """Skips stay on the log bucket (CKV_AWS_18) and CDK's auto-delete handler of the destroy stage."""
+    """Skips stay on the log bucket (CKV_AWS_18), CDK's auto-delete handler of the destroy stage, and the
+    deployer function's VPC and reserved-concurrency checks (reasons in ``constructs_lib/automation/deployment.py``)."""
     skipped = {
         (Path(c["file_abs_path"]).name, c["resource"], c["check_id"])
         for c in checkov_report["results"]["skipped_checks"]
@@ -119,6 +121,8 @@ def test_only_expected_resources_are_skipped(checkov_report: dict[str, Any]) -> 
     for name, resource, check_id in skipped:
         if resource.startswith("AWS::S3::Bucket."):
             assert resource.startswith("AWS::S3::Bucket.StorageLogBucket") and check_id == "CKV_AWS_18"
+        elif resource.startswith("AWS::Lambda::Function.DeploymentDeployer"):
+            assert check_id in FUNCTION_CHECKOV_SKIPS, (name, resource, check_id)
         else:
             assert name == "SageMakerTraining-destroy.template.json", (name, resource, check_id)
             assert resource.startswith("AWS::Lambda::Function.CustomS3AutoDeleteObjects"), resource
