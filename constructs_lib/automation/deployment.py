@@ -24,10 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -40,10 +38,15 @@ from constructs import Construct
 
 from constructs_lib.automation.deployer_grants import DeployerAccess, grant_deployer
 from constructs_lib.automation.deployment_grants import (
-    DATA_CAPTURE_PREFIX,
     EndpointNames,
     grant_inference,
     inference_trust,
+)
+from constructs_lib.automation.endpoint_rollout import (
+    VARIANT_NAME,
+    data_capture_config,
+    deployment_config,
+    rollback_alarms,
 )
 from constructs_lib.automation.naming import arn, bounded_name
 from constructs_lib.automation.runtime.endpoint_deployer.config import ENVIRONMENT_VARIABLE
@@ -53,11 +56,8 @@ from constructs_lib.config.image_catalog import parse_ecr_image_uri
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 HANDLER = "endpoint_deployer.handler.handle"
-VARIANT_NAME = "AllTraffic"
 MODEL_PACKAGE_EVENT = "SageMaker Model Package State Change"
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
-ALARM_PERIOD = Duration.minutes(1)
-ALARM_EVALUATION_PERIODS = 2
 LOGS_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 """The actions of the CloudWatch Logs guide's key policy statement for encrypted log groups."""
 FUNCTION_CHECKOV_SKIPS = {
@@ -118,7 +118,7 @@ class ApprovedModelDeployment(Construct):
         names = EndpointNames(
             endpoint_name, model_package_group_name, (f"{endpoint_name}-5xx-errors", f"{endpoint_name}-model-latency")
         )
-        self.error_alarm, self.latency_alarm = self._alarms(names, settings)
+        self.error_alarm, self.latency_alarm = rollback_alarms(self, names, settings)
         self.inference_role = iam.Role(
             self,
             "InferenceRole",
@@ -134,7 +134,7 @@ class ApprovedModelDeployment(Construct):
             image_uri=inference_image_uri,
             data_capture=settings.data_capture_percent is not None,
         )
-        self.deployment_config = _deployment_config(settings, names)
+        self.deployment_config = deployment_config(settings, names)
         self.log_group = self._log_group(key)
         role = iam.Role(
             self,
@@ -166,7 +166,7 @@ class ApprovedModelDeployment(Construct):
             "kms_key_arn": key.key_arn if settings.encrypts_volume else "",
             "deployment_config": self.deployment_config,
             "topic_arn": topic.topic_arn,
-            "data_capture": _data_capture(settings, artifacts_bucket, endpoint_name, key),
+            "data_capture": data_capture_config(settings, artifacts_bucket, endpoint_name, key),
             "tags": [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
             "deploy_hint": deploy_hint,
         }
@@ -247,47 +247,6 @@ class ApprovedModelDeployment(Construct):
                 f"artifacts_prefix {artifacts_prefix!r} must be a key prefix without leading or trailing /"
             )
 
-    def _alarms(self, names: EndpointNames, settings: DeploymentSettings) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
-        """The two rollback alarms of the SageMaker guide's examples, on the endpoint's variant."""
-        dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT_NAME}
-
-        def alarm(construct_id: str, name: str, metric: str, threshold: float, what: str) -> cloudwatch.Alarm:
-            return cloudwatch.Alarm(
-                self,
-                construct_id,
-                alarm_name=name,
-                alarm_description=f"Rolls back an update of endpoint {names.endpoint}: {what}",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/SageMaker",
-                    metric_name=metric,
-                    dimensions_map=dimensions,
-                    statistic="Average",
-                    period=ALARM_PERIOD,
-                ),
-                threshold=threshold,
-                evaluation_periods=ALARM_EVALUATION_PERIODS,
-                datapoints_to_alarm=ALARM_EVALUATION_PERIODS,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-
-        errors = alarm(
-            "ErrorRateAlarm",
-            names.alarm_names[0],
-            "Invocation5XXErrors",
-            settings.max_5xx_error_rate,
-            f"more than {settings.max_5xx_error_rate:.0%} of invocations answered 5xx",
-        )
-        # ModelLatency is in microseconds ("Amazon SageMaker AI metrics in Amazon CloudWatch").
-        latency = alarm(
-            "LatencyAlarm",
-            names.alarm_names[1],
-            "ModelLatency",
-            settings.max_model_latency_ms * 1000,
-            f"average model latency above {settings.max_model_latency_ms} ms",
-        )
-        return errors, latency
-
     def _rules(self, group_name: str) -> tuple[events.Rule, events.Rule]:
         target = targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=Duration.hours(1))
         approval = events.Rule(
@@ -318,36 +277,3 @@ class ApprovedModelDeployment(Construct):
             targets=[target],
         )
         return approval, endpoint
-
-
-def _deployment_config(settings: DeploymentSettings, names: EndpointNames) -> dict[str, Any]:
-    """UpdateEndpoint's ``DeploymentConfig``: blue/green traffic shifting and auto-rollback on the two alarms."""
-    routing: dict[str, Any] = {
-        "Type": settings.traffic_routing,
-        "WaitIntervalInSeconds": settings.wait_interval_seconds,
-    }
-    if settings.step_percent is not None:
-        size_key = "CanarySize" if settings.traffic_routing == "CANARY" else "LinearStepSize"
-        routing[size_key] = {"Type": "CAPACITY_PERCENT", "Value": settings.step_percent}
-    return {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": settings.termination_wait_seconds,
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in names.alarm_names]},
-    }
-
-
-def _data_capture(
-    settings: DeploymentSettings, bucket: s3.IBucket, endpoint_name: str, key: kms.IKey
-) -> dict[str, Any]:
-    """CreateEndpointConfig's ``DataCaptureConfig``, or empty when capture is off."""
-    if settings.data_capture_percent is None:
-        return {}
-    return {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": settings.data_capture_percent,
-        "DestinationS3Uri": f"s3://{bucket.bucket_name}/{DATA_CAPTURE_PREFIX}/{endpoint_name}",
-        "KmsKeyId": key.key_arn,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-    }
