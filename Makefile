@@ -14,13 +14,14 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: help venv dev node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
-	upload-data follow models approve reject train-local bench-synth bench-train clean doctor diff ops-deps
+	upload-data follow models approve reject train-local bench-synth bench-train clean doctor diff ops-deps deploy-model \
+	endpoint invoke
 
 # Operator targets read these from the environment (`make approve STAGE=dev VERSION=3 REASON="..."`),
 # so values with spaces or quotes reach the CLI unchanged. Their recipes start with @: make does not
 # echo the command, so a failure shows the CLI's one line (and make's own "Error 1" line after it).
 OPS := $(PY) -m ops.cli
-export PARAMS EXECUTION VERSION REASON FROM TO LIMIT
+export PARAMS EXECUTION VERSION REASON FROM TO LIMIT FILE
 
 help: ## List every target with a one-line description
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-20s %s\n", $$1, $$2}'
@@ -121,6 +122,15 @@ approve: venv ## Approve model version VERSION=n of $(STAGE) [REASON="..."]
 
 reject: venv ## Reject model version VERSION=n of $(STAGE) with REASON="..."
 	@$(OPS) reject --stage $(STAGE) --version "$$VERSION" --reason "$$REASON"
+
+deploy-model: venv ## Deploy approved model version VERSION=n of $(STAGE) to its endpoint (also to roll back)
+	@$(OPS) deploy-model --stage $(STAGE) --version "$$VERSION"
+
+endpoint: venv ## Show $(STAGE)'s endpoint: status, model version, invocation errors of the last hour
+	@$(OPS) endpoint --stage $(STAGE)
+
+invoke: venv ## Send FILE=rows.csv (or .json records) to $(STAGE)'s endpoint and print P(label = 1) per row
+	@$(OPS) invoke --stage $(STAGE) --file "$$FILE"
 
 train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from scratch unless RESUME=1
 	$(OPS) train-local --stage $(STAGE) --data-dir local_data --output-dir local_output --sample-data $(if $(filter 1,$(RESUME)),--resume)

@@ -14,6 +14,9 @@ Checks that need no AWS call (PARAMS, FROM) run before any that does.
     python -m ops.cli models --stage dev
     python -m ops.cli approve --stage dev --version 3 [--reason "..."]
     python -m ops.cli reject --stage dev --version 3 --reason "..."
+    python -m ops.cli deploy-model --stage dev --version 3
+    python -m ops.cli endpoint --stage dev
+    python -m ops.cli invoke --stage dev --file rows.csv
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any, NoReturn
 
 from constructs_lib.config.errors import ConfigError
 from constructs_lib.config.stage_config import StageConfig
-from ops import doctor, follow, models, preflight, start, train_local, upload
+from ops import doctor, endpoint, follow, invoke, models, preflight, start, train_local, upload
 from ops.aws import OperatorError, StageAws, aws_errors
 from ops.params import parse_assignments
 from ops.stages import load_stage
@@ -104,6 +107,18 @@ def _approval(status: str) -> Handler:
     return handler
 
 
+def _deploy_model(stage: StageConfig, args: argparse.Namespace) -> int:
+    return endpoint.deploy_model(StageAws(stage), args.version, sys.stdout)
+
+
+def _endpoint(stage: StageConfig, args: argparse.Namespace) -> int:
+    return endpoint.show_endpoint(StageAws(stage), sys.stdout)
+
+
+def _invoke(stage: StageConfig, args: argparse.Namespace) -> int:
+    return invoke.invoke(StageAws(stage), args.file, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per operator action."""
     parser = OneLineParser(prog="ops.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(name, _approval(status), f"set a model version's approval status to {status}")
         sub.add_argument("--version", type=positive_int, required=True, help="version number (VERSION)")
         sub.add_argument("--reason", default="", help="why; kept as ApprovalDescription (REASON)")
+    sub = command("deploy-model", _deploy_model, "deploy an approved version to the stage's endpoint (rollbacks too)")
+    sub.add_argument("--version", type=positive_int, required=True, help="version number (VERSION)")
+    command("endpoint", _endpoint, "show the endpoint's status, model version and recent invocation errors")
+    sub = command("invoke", _invoke, "send rows (.csv or .json) to the endpoint and print the probabilities")
+    sub.add_argument("--file", type=Path, required=True, help="rows.csv (no header) or records.json (FILE)")
     return parser
 
 

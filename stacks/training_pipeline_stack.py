@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs_lib.config.errors import ConfigError, PropsError, stage_error
 from constructs_lib.config.stage_config import StageConfig
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
+from stacks.automation_wiring import add_automation
 
 PROJECT_TAG_VALUE = "sagemaker-pytorch-training"
 """Value of the ``Project`` tag on every taggable resource (with ``Stage`` = the stage name)."""
@@ -65,6 +66,7 @@ class TrainingPipelineStack(Stack):
     Attributes:
         training_pipeline: the construct (its ``storage``, ``training_role``, ``pipeline_role``,
             ``model_registry`` and ``sagemaker_pipeline`` hold the resources).
+        automation: the stage's schedule, alerts and deployment (each None unless turned on).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
@@ -72,6 +74,7 @@ class TrainingPipelineStack(Stack):
         # Stack tags are explicit (cdk.json sets @aws-cdk/core:explicitStackTags); _tag does the resources.
         super().__init__(scope, construct_id, env=env, tags=stage_tags(stage), **kwargs)
         self.training_pipeline = pipeline_for_stage(self, stage)
+        self.automation = add_automation(self, stage=stage, pipeline=self.training_pipeline, tags=stage_tags(stage))
         self._tag(stage_tags(stage))
         self._outputs()
 

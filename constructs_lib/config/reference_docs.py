@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from constructs_lib.config.automation_config import DeploymentSettings, NotificationSettings, ScheduleSettings
 from constructs_lib.config.hyperparameters import Hyperparameter
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
 from constructs_lib.config.registry_config import RegistrySettings
@@ -42,8 +43,11 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("stages.&lt;name&gt;.storage", StorageSettings),
     ("stages.&lt;name&gt;.retries", RetrySettings),
     ("stages.&lt;name&gt;.registry", RegistrySettings),
+    ("stages.&lt;name&gt;.schedule", ScheduleSettings),
+    ("stages.&lt;name&gt;.notifications", NotificationSettings),
+    ("stages.&lt;name&gt;.deployment", DeploymentSettings),
 )
-NESTED = {"model", "hyperparameters", "network", "storage", "retries", "registry"}
+NESTED = {title.rsplit(".", 1)[-1] for title, _ in SECTIONS[1:]}
 
 
 def props_sections() -> tuple[tuple[str, type[BaseModel]], ...]:

@@ -14,6 +14,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from constructs_lib.config.automation_config import (
+    DeploymentSettings,
+    NotificationSettings,
+    ScheduleSettings,
+    automation_problem,
+)
 from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.config.errors import ConfigError, validation_problems
 from constructs_lib.config.model_config import ModelHyperparameters, ModelSettings
@@ -123,6 +129,13 @@ class StageConfig(StrictModel):
     registry: RegistrySettings = Field(
         default_factory=RegistrySettings, description="Model registry, quality gate and inference image."
     )
+    schedule: ScheduleSettings | None = Field(None, description="Scheduled pipeline runs; unset: off.")
+    notifications: NotificationSettings | None = Field(
+        None, description="Alerts on failed or stopped runs and deployment outcomes; unset: off."
+    )
+    deployment: DeploymentSettings | None = Field(
+        None, description="Deploy each approved model version to a real-time endpoint; unset: off."
+    )
 
     @field_validator("channels")
     @classmethod
@@ -134,7 +147,9 @@ class StageConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_region_and_images(self) -> StageConfig:
-        problem = region_and_image_problem(self.model, self.registry, self.region)
+        problem = region_and_image_problem(self.model, self.registry, self.region) or automation_problem(
+            self.name, self.region, self.registry.inference_instance_types, self.notifications, self.deployment
+        )
         if problem is not None:
             raise problem
         return self

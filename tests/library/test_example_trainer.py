@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -60,16 +61,14 @@ def test_the_example_trainer_reads_parquet_and_prints_what_its_regexes_read(tmp_
     assert accuracy >= spec.quality_threshold  # a separable sample passes the example's gate
     assert (model_dir / "model.pt").is_file() and (model_dir / "code" / "inference.py").is_file()
 
-    sys.path.insert(0, str(model_dir / "code"))
-    try:
-        import inference  # type: ignore[import-not-found]  # the copy the model archive serves
-
-        served = inference.model_fn(str(model_dir))
-        rows = inference.input_fn(
-            json.dumps([{"tenure": 2.0, "spend": -2.0}, {"tenure": -2.0, "spend": 2.0}]), "application/json"
-        )
-        churn, stay = inference.predict_fn(rows, served)
-    finally:
-        sys.path.remove(str(model_dir / "code"))
-        sys.modules.pop("inference", None)
+    # The copy the model archive serves, under a name of its own (the bundled trainer has an `inference` module too).
+    spec = importlib.util.spec_from_file_location("example_inference", model_dir / "code" / "inference.py")
+    assert spec is not None and spec.loader is not None
+    inference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inference)
+    served = inference.model_fn(str(model_dir))
+    rows = inference.input_fn(
+        json.dumps([{"tenure": 2.0, "spend": -2.0}, {"tenure": -2.0, "spend": 2.0}]), "application/json"
+    )
+    churn, stay = inference.predict_fn(rows, served)
     assert churn > 0.5 > stay

@@ -66,6 +66,8 @@ class TemplateResolver:
         resource_type = self._type(name)
         if resource_type == "AWS::SageMaker::ModelPackageGroup":  # Ref returns the primary identifier, the ARN
             return self.get_att(name, "ModelPackageGroupArn")
+        if resource_type == "AWS::SNS::Topic":  # Ref returns the topic ARN
+            return f"arn:{self.env.partition}:sns:{self.env.region}:{self.env.account}:{self._physical_name(name)}"
         return self._physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
@@ -81,6 +83,7 @@ class TemplateResolver:
             ),
             # CloudFormation's LogGroup Arn attribute ends in :* (AWS::Logs::LogGroup, return values)
             ("AWS::Logs::LogGroup", "Arn"): f"arn:{env.partition}:logs:{env.region}:{env.account}:log-group:{name}:*",
+            ("AWS::Events::Rule", "Arn"): f"arn:{env.partition}:events:{env.region}:{env.account}:rule/{name}",
             ("AWS::Lambda::Function", "Arn"): f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}",
         }
         if (resource_type, attribute) not in arns:
@@ -111,6 +114,8 @@ class TemplateResolver:
             "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
             "AWS::KMS::Key": None,
             "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::Events::Rule": "Name",
             "AWS::Lambda::Function": "FunctionName",
         }
         if resource_type not in name_properties:

@@ -4,7 +4,8 @@ One temporary ``cdk.json`` holds the real stages plus five that exercise other c
 ``destroy`` (auto-delete custom resource; registers versions as ``Approved`` by default), ``TeamA``
 (capitals in its names), ``vpc``
 (ENI permissions; no test channel, so the gate reads the selected validation AUROC), ``spot``
-(checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region).
+(checkpoints) and ``gpu`` (two GPU instances with an EBS volume, so a volume key, in another region), plus the
+automation stages of ``automation_stages.py``.
 The app is built twice per session: as configured, and with every cdk-nag acknowledgement
 switched off, which shows that each acknowledgement matches a finding cdk-nag really reports.
 """
@@ -26,6 +27,7 @@ from constructs_lib.config.cdk_json import read_cdk_json_context
 from constructs_lib.config.stage_config import StageConfig, load_stages
 from stacks.training_pipeline_stack import TrainingPipelineStack
 from tests.conftest import PROJECT_ROOT, STAGES
+from tests.security.automation_stages import AUTOMATION_STAGES
 from tests.security.cfn_resolver import CfnEnvironment
 from tests.security.stack_iam import StackIam, stack_iam
 
@@ -45,6 +47,7 @@ EXTRA_STAGES: dict[str, dict[str, Any]] = {
     # Capitals in the stage name, so in the pipeline and model package group names: IAM compares ARNs
     # case-sensitively, and the matrix runs with the names in ARNs both as written and lowercased.
     "TeamA": {"region": "us-east-1"},
+    **AUTOMATION_STAGES,
 }
 ALL_STAGES = (*STAGES, *EXTRA_STAGES)
 

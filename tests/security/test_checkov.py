@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.automation.deployment import FUNCTION_CHECKOV_SKIPS
 from constructs_lib.compliance import MIN_REASON_LENGTH
 from tests.conftest import PROJECT_ROOT, STAGES, offline_env
 from tests.security.conftest import EXTRA_STAGES, BuiltApp
@@ -121,12 +122,14 @@ EXPECTED_SKIPS = {
         "CKV_AWS_173",
     },
     "AWS::Logs::LogGroup.CodeCopyLogs": {"CKV_AWS_158"},
+    "AWS::Lambda::Function.DeploymentDeployer": set(FUNCTION_CHECKOV_SKIPS),
 }
 """Resource (logical id prefix) -> the only checks skipped on it, each with its reason in the template."""
 
 
 def test_only_expected_resources_are_skipped(checkov_report: dict[str, Any]) -> None:
-    """Skips stay on the log bucket, CDK's auto-delete handler of a destroy stage, and the code-copy function."""
+    """Skips stay on the log bucket, CDK's auto-delete handler of a destroy stage, the code-copy function, and the
+    deployer function's VPC and reserved-concurrency checks (reasons in ``constructs_lib/automation/deployment.py``)."""
     skipped = {
         (Path(c["file_abs_path"]).name, c["resource"], c["check_id"])
         for c in checkov_report["results"]["skipped_checks"]

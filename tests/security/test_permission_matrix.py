@@ -24,7 +24,7 @@ from tests.security.iam_evaluator import Decision
 from tests.security.pipeline_calls import denials, describe, execution_calls
 from tests.security.stack_iam import StackIam, stack_iam
 
-WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu", "TeamA"}
+WITH_VOLUME_KEY = {"dev", "destroy", "vpc", "spot", "gpu", "TeamA", "auto", "AutoNvme"}
 """Stages on EBS-backed instance types; prod's ml.g5 trains on NVMe instance storage (no volume key)."""
 EVERY_RUN = {
     "sts:AssumeRole",
@@ -103,7 +103,7 @@ def test_the_rows_follow_the_stage(
     channels = {call.row.split(":")[1].strip() for call in calls if call.action == "s3:ListBucket"}
     assert channels == {f"channel {channel}" for channel in config.channels} | {"checkpoint sync"}
     registration = [call for call in calls if call.action == "sagemaker:CreateModelPackage"]
-    group = config.resolved_model_package_group_name.lower()
+    group = config.resolved_model_package_group_name.lower()  # SageMaker writes ARNs in lowercase
     assert [call.resource.split(":")[-1] for call in registration] == [
         f"model-package-group/{group}",
         f"model-package/{group}/1",
