@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -104,6 +104,12 @@ class ModelSettings(StrictModel):
         le=2 * MAX_RUN_LIMIT_SECONDS,
         strict=True,
         description="Spot only: seconds to wait for capacity plus run time; must exceed max_run.",
+    )
+    input_mode: Literal["File", "FastFile"] = Field(
+        "File",
+        description="How each channel reaches the job (TrainingInputMode): File copies every object to the "
+        "instance's volume before training starts; FastFile streams objects from S3 on demand behind the same "
+        "folder paths, so a large channel needs no copy or disk space (the trainer reads parquet by ranges).",
     )
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from constructs_lib.config.api_shapes import REAL_TIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES, unknown_values
 from constructs_lib.config.model_config import EcrImageUri, StrictModel
+from training_src import contract
 
 MODEL_PACKAGE_GROUP_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 """CreateModelPackageGroup's ``ModelPackageGroupName``: 1-63 letters, digits and hyphens."""
@@ -71,6 +72,17 @@ class RegistrySettings(StrictModel):
         description="Inference image override, an Amazon ECR image URI (as model.image_uri) in the stage's region; "
         "then the two settings above are not used.",
     )
+
+    @field_validator("inference_py_version")
+    @classmethod
+    def _serving_code_runs(cls, value: str) -> str:
+        """The serving code (training_src/inference.py and what it imports) needs ``contract.SERVING_MIN_PYTHON``."""
+        major, minor = contract.SERVING_MIN_PYTHON
+        if int(value.removeprefix("py3") or 0) < minor:
+            raise ValueError(
+                f"{value!r} is older than the serving code supports (Python {major}.{minor}+: py3{minor} or later)"
+            )
+        return value
 
     @field_validator("inference_instance_types", "transform_instance_types")
     @classmethod
