@@ -222,7 +222,9 @@ def describe_data(plan: DataPlan, sources: Sources, ctx: distributed.DistContext
     if ctx.distributed:
         rows += " (this rank: " + "/".join(str(count) for count, _ in sources.labels.values()) + ")"
     skipped = sum(channel.empty_parts for channel in plan.channels.values())
+    timeout = f", collectives time out after {distributed.process_group_timeout()} s" if ctx.distributed else ""
     return (
         f"data: {rows}; {len(plan.features)} features {plan.features}; {skipped} empty part(s) skipped; "
-        f"device {ctx.device}, world size {ctx.world_size} ({ctx.backend}), {torch.get_num_threads()} threads"
+        f"device {ctx.device}, world size {ctx.world_size} ({ctx.backend}){timeout}, "
+        f"{torch.get_num_threads()} threads"
     )
