@@ -19,28 +19,9 @@ import pytest
 from channel_files import DataError
 from data import load_planned, plan_data
 from decode import decimal_to_float64
+from exports import athena_table
 from model import Standardizer
 from trainer_harness import job_env, run_in_process
-
-EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-def _frame(rows: int, seed: int) -> pa.Table:
-    """An Athena-like export: decimal money, epoch-ms int64, and non-numeric columns of four kinds."""
-    rng = np.random.default_rng(seed)
-    cents = rng.integers(-(10**9), 10**9, rows)
-    stamps = EPOCH_MS + rng.integers(0, 200, rows) * 7  # 200 distinct values within 1.4 s
-    score = cents / 1e9 + (stamps - EPOCH_MS) / 1400 + rng.normal(0, 0.3, rows)
-    return pa.table({
-        "amount": pa.array([decimal.Decimal(int(c)).scaleb(-2) for c in cents], type=pa.decimal128(18, 2)),
-        "event_ms": pa.array(stamps, type=pa.int64()),
-        "x": rng.standard_normal(rows),
-        "customer": pa.array([f"c{i % 17}" for i in range(rows)]),
-        "created": pa.array(stamps * 1000, type=pa.timestamp("us")),
-        "segment": pa.array([["a", "b", "c"][i % 3] for i in range(rows)]).dictionary_encode(),
-        "blob": pa.array([b"\x00\x01"] * rows, type=pa.binary()),
-        "label": (score > np.median(score)).astype(np.int64),
-    })  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +29,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("athena")
     for seed, (channel, rows) in enumerate((("train", 1200), ("val", 400), ("test", 400))):
         (root / channel).mkdir()
-        pq.write_table(_frame(rows, seed), root / channel / "part-0.parquet", row_group_size=500)
+        pq.write_table(athena_table(rows, seed), root / channel / "part-0.parquet", row_group_size=500)
     return root
 
 
