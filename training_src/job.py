@@ -83,7 +83,7 @@ def choose_loading(plan: DataPlan, hp: dict[str, Any], ctx: distributed.DistCont
     shares = {name: len(rows) for name, rows in plan.shares(ctx.rank, ctx.world_size).items()}
     largest_group = max(size for channel in plan.channels.values() for part in channel.parts
                         for size in (*part.group_bytes, 0))  # fmt: skip
-    need = memory_budget.estimate(shares, len(plan.features), largest_group)
+    need = memory_budget.estimate(shares, len(plan.features), largest_group, memory_budget.resident_bytes())
     return memory_budget.choose(hp["data_loading"], need, memory_budget.available_memory(), ctx.local_world_size)
 
 

@@ -138,13 +138,27 @@ class Need:
     detail: str
 
 
-def estimate(shares: dict[str, int], features: int, largest_group_bytes: int) -> Need:
-    """Bytes per rank: float32 features and labels of its shares plus ``FIXED_BYTES`` in memory; a
-    shuffle buffer, the largest row group being decoded and ``FIXED_BYTES`` when streaming."""
+def resident_bytes(status: Path = Path("/proc/self/status")) -> int:
+    """This process's resident memory now (``VmRSS``): already counted as used, so not needed again."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def estimate(shares: dict[str, int], features: int, largest_group_bytes: int, resident: int = 0) -> Need:
+    """Bytes per rank still to be taken: float32 features and labels of its shares plus ``FIXED_BYTES`` in
+    memory; a shuffle buffer, the largest row group being decoded and ``FIXED_BYTES`` when streaming. What the
+    process holds already (``resident``: torch and pyarrow loaded) is part of the usage the available memory
+    was computed from, so it comes off the fixed part (never below a quarter of it)."""
     row_bytes = 4 * (features + 1)
     data = sum(rows * row_bytes for rows in shares.values())
+    fixed = max(FIXED_BYTES - resident, FIXED_BYTES // 4)
     detail = ", ".join(f"{name} {rows:,} rows" for name, rows in shares.items())
-    return Need(data + FIXED_BYTES, SHUFFLE_BUFFER_BYTES * 3 // 2 + largest_group_bytes + FIXED_BYTES,
+    return Need(data + fixed, SHUFFLE_BUFFER_BYTES * 3 // 2 + largest_group_bytes + fixed,
                 f"{detail} x {features} features")  # fmt: skip
 
 

@@ -77,6 +77,9 @@ def test_the_mode_follows_the_setting_and_the_memory(
 ) -> None:
     need = estimate({"train": 40_000_000, "val": 1_000_000}, 9, 64 << 20)
     assert need.in_memory == 41_000_000 * 40 + memory_budget.FIXED_BYTES
+    loaded = estimate({"train": 40_000_000, "val": 1_000_000}, 9, 64 << 20, resident=300 << 20)
+    assert loaded.in_memory == need.in_memory - (300 << 20)  # already resident: already counted as used
+    assert memory_budget.resident_bytes() > 50 << 20  # this process, torch loaded
     chosen, reason = choose(setting, need, Available(int(available_gib * GIB), "MemAvailable"), 1)
     assert chosen == mode and fragment in reason, reason
 
@@ -97,11 +100,11 @@ def test_a_run_that_cannot_hold_its_data_stops_before_loading(
     dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Composed: train.py asks memory_budget, and auto streams where memory would not do."""
-    monkeypatch.setattr(memory_budget, "available_memory", lambda: Available(600 << 20, "cgroup v1 test"))
+    monkeypatch.setattr(memory_budget, "available_memory", lambda: Available(150 << 20, "cgroup v1 test"))
     env = job_env(tmp_path / "forced", dataset_dir)
     assert run_in_process(["--epochs", "1", "--dry-run", "--data_loading", "memory"], env, monkeypatch) == 1
     reason = (tmp_path / "forced" / "output" / "failure").read_text()
-    assert reason.startswith("data_loading=memory: holding the data needs") and "0.59 GiB available" in reason
+    assert reason.startswith("data_loading=memory: holding the data needs") and "0.15 GiB available (cgroup v1 test)" in reason
     capsys.readouterr()
     monkeypatch.setattr(memory_budget, "available_memory", lambda: Available(8 * GIB, "MemAvailable"))
     assert run_in_process(["--epochs", "1", "--dry-run"], job_env(tmp_path / "auto", dataset_dir), monkeypatch) == 0
