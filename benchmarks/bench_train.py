@@ -265,3 +265,7 @@ def main() -> None:
         )
         + " (target <= 2x the model)"
     )
+
+
+if __name__ == "__main__":
+    main()
