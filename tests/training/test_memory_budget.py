@@ -104,7 +104,10 @@ def test_a_run_that_cannot_hold_its_data_stops_before_loading(
     env = job_env(tmp_path / "forced", dataset_dir)
     assert run_in_process(["--epochs", "1", "--dry-run", "--data_loading", "memory"], env, monkeypatch) == 1
     reason = (tmp_path / "forced" / "output" / "failure").read_text()
-    assert reason.startswith("data_loading=memory: holding the data needs") and "0.15 GiB available (cgroup v1 test)" in reason
+    assert (
+        reason.startswith("data_loading=memory: holding the data needs")
+        and "0.15 GiB available (cgroup v1 test)" in reason
+    )
     capsys.readouterr()
     monkeypatch.setattr(memory_budget, "available_memory", lambda: Available(8 * GIB, "MemAvailable"))
     assert run_in_process(["--epochs", "1", "--dry-run"], job_env(tmp_path / "auto", dataset_dir), monkeypatch) == 0
