@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help venv dev node tools synth synth-one test lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
+.PHONY: help venv dev node tools synth synth-one test test-scale lint lint-types format docs deploy bootstrap start-pipeline upload-sample-data \
 	upload-data follow models approve reject train-local bench-synth bench-train clean doctor diff ops-deps deploy-model \
 	endpoint invoke
 
@@ -66,8 +66,11 @@ synth: venv node ## Synthesize every stage into cdk.out (offline; `STAGE=dev mak
 synth-one: venv node ## Synthesize only $(STAGE)
 	cdk synth --quiet -c stage=$(STAGE)
 
-test: tools lint ## Lint, type-check, then run the whole test suite (TEST_WORKERS=2 processes)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: tools lint ## Lint, type-check, then run the test suite (TEST_WORKERS=2 processes; big-data tests: make test-scale)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not scale"
+
+test-scale: dev ## Big-data tests (minutes): a train channel 2x a cgroup memory limit streams under it
+	$(PY) -m pytest tests/training/test_big_data.py -m scale -s
 
 lint: dev ## ruff check, ruff format --check, then the type checks
 	$(VENV)/bin/ruff check .
@@ -139,11 +142,11 @@ train-local: dev ## Train on this machine with $(STAGE)'s hyperparameters, from 
 bench-synth: venv node ## Benchmark: warm cdk synth of this app vs a bare CDK app (prints ratios)
 	$(PY) benchmarks/bench_synth.py
 
-bench-train: dev ## Benchmark: trainer throughput, parquet loading and peak memory vs bare baselines (prints ratios)
+bench-train: dev ## Benchmark: trainer vs a tuned loop, loading, memory, streaming under a cgroup, serving decode (ratios)
 	$(PY) benchmarks/bench_train.py
 
 .PHONY: gpu-check
-gpu-check: ## GPU smoke check: 1 process, torchrun x2 on one GPU, kill+resume; needs only torch+CUDA (no venv)
+gpu-check: ## GPU check: helpers, 1 process, torchrun, kill+resume, data on the device, trainer vs tuned loop (no venv)
 	$(PYTHON) tests/gpu/gpu_check.py
 
 clean: ## Remove build outputs (cdk.out, .build, .cache, local training output)

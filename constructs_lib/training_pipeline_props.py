@@ -32,7 +32,7 @@ from constructs_lib.config.stage_config import (
     default_pipeline_name,
 )
 from constructs_lib.config.strict_model import StrictModel
-from constructs_lib.config.trainer_spec import TrainerSpec, channels_problem
+from constructs_lib.config.trainer_spec import TrainerSpec, channels_problem, serving_python_problem
 
 
 def _has_attributes(value: Any, kind: str, *names: str) -> Any:
@@ -163,7 +163,9 @@ def _channels_problem(props: TrainingPipelineProps, _region: str) -> FieldError 
 
 
 def _region_problem(props: TrainingPipelineProps, region: str) -> FieldError | None:
-    return region_and_image_problem(props.model, props.registry, region)
+    return serving_python_problem(props.trainer, props.registry.inference_py_version) or region_and_image_problem(
+        props.model, props.registry, region
+    )
 
 
 def _bucket_key_problem(props: TrainingPipelineProps, _region: str) -> FieldError | None:

@@ -25,6 +25,10 @@ CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 ENTRY_POINT = "train.py"
 """The trainer's entry point, at the root of the source bundle."""
 
+SERVING_MIN_PYTHON = (3, 10)
+"""The oldest Python the serving code (``inference.py`` and what it imports) runs on: it uses
+``isinstance(x, A | B)`` and ``zip(strict=True)``, both new in 3.10."""
+
 REQUIRED_CHANNELS = ("train", "val")
 OPTIONAL_CHANNELS = ("test",)
 CHANNELS = REQUIRED_CHANNELS + OPTIONAL_CHANNELS
@@ -61,7 +65,12 @@ class HyperparameterSpec:
     maximum: float | None = None
     exclusive_minimum: float | None = None
     exclusive_maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    """For ``str`` hyperparameters: the only valid values (the trainer refuses others)."""
 
+
+DATA_LOADING_CHOICES = ("auto", "memory", "stream")
+"""``data_loading`` values: see ``training_src/memory_budget.py``."""
 
 HYPERPARAMETERS: tuple[HyperparameterSpec, ...] = (
     HyperparameterSpec("label_column", "str", "label", "Name of the binary 0/1 label column."),
@@ -70,6 +79,13 @@ HYPERPARAMETERS: tuple[HyperparameterSpec, ...] = (
         "list[str]",
         [],
         "Feature columns to use; empty means every numeric column except the label.",
+    ),
+    HyperparameterSpec(
+        "exclude_columns",
+        "list[str]",
+        [],
+        "Columns never used as features (e.g. IDs); each must exist in the data. Non-numeric columns are "
+        "excluded anyway and listed in the log and the model's metadata.",
     ),
     HyperparameterSpec("hidden_sizes", "list[int]", [64, 32], "Widths of the MLP's hidden layers.", minimum=1),
     HyperparameterSpec("dropout", "float", 0.1, "Dropout after each hidden layer.", minimum=0.0, exclusive_maximum=1.0),
@@ -101,6 +117,15 @@ HYPERPARAMETERS: tuple[HyperparameterSpec, ...] = (
         "Print a progress line (steps/s, ETA) every this many steps.",
         minimum=1,
         maximum=1_000_000,
+    ),
+    HyperparameterSpec(
+        "data_loading",
+        "str",
+        "auto",
+        "How the trainer holds the data: auto (in memory when it fits the instance's available memory, "
+        "else streamed), memory (fails at once, naming the memory needed, when it does not fit) or stream "
+        "(row groups read each epoch in a shuffled order through a bounded shuffle buffer).",
+        choices=DATA_LOADING_CHOICES,
     ),
 )
 

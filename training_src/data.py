@@ -1,45 +1,44 @@
-"""Reading this process's share of each parquet channel into float32 arrays, with bounded memory.
+"""Planning what to read, and reading this process's share of each parquet channel into float32 arrays.
 
 Each channel directory (``SM_CHANNEL_<NAME>``, default ``/opt/ml/input/data/<name>``) holds one
-or more ``.parquet`` files at any depth (see ``channel_files``). Under torchrun each rank reads only
-its own contiguous share of every channel's rows, so host memory per process scales with the
-shard, not the dataset. Rows are decoded a record batch at a time straight into one preallocated
-row-major matrix: the only full-size allocation is the matrix itself. Every problem raises
-``DataError`` with a one-line reason that names the channel, file and column.
+or more ``.parquet`` files at any depth (see ``channel_files``). ``plan_data`` reads only footers: the
+features, the columns left out (with their types), per-column offsets (see ``decode``) and each
+channel's fingerprint. ``load_planned`` then reads this rank's contiguous share of every channel into
+one preallocated row-major matrix per channel, a record batch at a time; ``streaming`` reads the same
+shares without holding them. Every problem raises ``DataError`` naming the channel, file and column.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import contract
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # ships no type stubs; not worth a stubs dependency in the container
-from channel_files import ChannelFiles, DataError, Part, inspect_channel, is_feature_type, resolve_features
+from channel_files import ChannelFiles, DataError, ExcludedColumn, Part, inspect_channel, resolve_features, type_name
+from decode import (
+    READ_BATCH_ROWS,
+    THREADED_GROUP_ROWS,
+    Decoder,
+    check_labels,
+    column_slices,
+    feature_offsets,
+    overlapping_groups,
+)
 
 DEFAULT_INPUT_DIR = "/opt/ml/input/data"
-READ_BATCH_ROWS = 65_536
-"""Rows converted per record batch (into a float32 scratch, then transposed into the row-major
-matrix): large enough that per-batch Python overhead is noise (measured: 16Ki rows was slower)."""
 
-DECODE_BUDGET_BYTES = 16 << 20
-"""At most this many bytes of decoded columns at a time per channel: a row group that fits is decoded
-in one call (as fast as ``read_table``); a larger one (Spark writes 128 MiB row groups, pyarrow up to
-1Mi rows) is decoded a few columns at a time. With the channels read side by side, three times this
-is the fixed overhead on top of the feature matrix."""
-THREADED_GROUP_ROWS = 8_192
-"""Row groups from this size on are decoded with threads; for smaller ones thread start-up dominates."""
-
-__all__ = ["ChannelData", "DataError", "channel_dir", "load_channels", "shard_range"]
+__all__ = ["ChannelData", "DataError", "DataPlan", "channel_dir", "load_channels", "plan_data", "shard_range"]
 
 
 @dataclass
 class ChannelData:
-    """This rank's rows of one channel: features ``(n, d)`` float32 row-major, labels ``(n,)`` float32 in {0, 1}."""
+    """This rank's rows of one channel: features ``(n, d)`` float32 row-major (each column minus its
+    offset, see ``decode``), labels ``(n,)`` float32 in {0, 1}."""
 
     name: str
     features: np.ndarray
@@ -49,25 +48,33 @@ class ChannelData:
     empty_parts: int
 
 
-@dataclass
-class _NullCounts:
-    """Nulls seen per feature column of one channel, and the first file each appeared in."""
+@dataclass(frozen=True)
+class DataPlan:
+    """What every rank reads, from the footers alone: channels, features, offsets, the columns left out."""
 
-    counts: dict[str, int] = field(default_factory=dict)
-    first_file: dict[str, Path] = field(default_factory=dict)
+    label: str
+    channels: dict[str, ChannelFiles]
+    features: list[str]
+    excluded: list[ExcludedColumn]
+    offsets: np.ndarray
 
-    def add(self, column: str, count: int, path: Path) -> None:
-        self.counts[column] = self.counts.get(column, 0) + count
-        self.first_file.setdefault(column, path)
+    def feature_types(self) -> dict[str, str]:
+        """Each feature's Arrow type in the train channel, e.g. ``{"amount": "decimal128(18, 2)"}``."""
+        schema = self.channels["train"].parts[0].schema
+        return {name: type_name(schema.field(name).type) for name in self.features}
 
-    def raise_if_any(self, channel: str) -> None:
-        if not self.counts:
-            return
-        listed = ", ".join(
-            f"{column!r} has {count} null value(s) (first in {self.first_file[column]})"
-            for column, count in self.counts.items()
-        )
-        raise DataError(f"channel {channel}: feature column {listed}; fill or drop the nulls before training")
+    def fingerprint(self) -> dict[str, dict[str, object]]:
+        """Each channel's file names, sizes and footers, digested (see ``ChannelFiles.fingerprint``)."""
+        return {name: channel.fingerprint() for name, channel in self.channels.items()}
+
+    def shares(self, rank: int, world_size: int) -> dict[str, range]:
+        """Rank ``rank``'s rows of every channel."""
+        return {name: shard_range(channel.rows, rank, world_size) for name, channel in self.channels.items()}
+
+    def largest_share(self, name: str, world_size: int) -> int:
+        """Rows of the largest share of channel ``name`` (DDP pads smaller shares to it)."""
+        rows = self.channels[name].rows
+        return max(len(shard_range(rows, rank, world_size)) for rank in range(world_size))
 
 
 def channel_dir(channel: str) -> Path:
@@ -80,72 +87,15 @@ def shard_range(total: int, rank: int, world_size: int) -> range:
     return range(total * rank // world_size, total * (rank + 1) // world_size)
 
 
-def _check_labels(channel: str, path: Path, column: pa.Array, label: str) -> np.ndarray:
-    if not is_feature_type(column.type):
-        raise DataError(f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, got {column.type}")
-    if column.null_count:
-        raise DataError(f"channel {channel}: file {path}: label column {label!r} has {column.null_count} null value(s)")
-    values: np.ndarray = column.to_numpy(zero_copy_only=False)
-    binary = (values == 0) | (values == 1)
-    if not binary.all():
-        example = float(values[~binary][0])
-        raise DataError(
-            f"channel {channel}: file {path}: label column {label!r} must be binary 0/1, found value {example:g}"
-        )
-    return values
-
-
-def _fill(
-    channel: str, part: Part, batch: pa.RecordBatch, features: list[str], *, scratch: np.ndarray, nulls: _NullCounts
-) -> np.ndarray:
-    """The batch's ``features`` columns as a ``(len(features), n)`` float32 view of ``scratch`` (a column per row).
-
-    Each column lands in one contiguous write; the caller copies the transposed view into the
-    row-major matrix in one pass, about twice as fast as writing each column with a row stride.
-    """
-    columns = scratch[: len(features), : batch.num_rows]
-    for index, name in enumerate(features):
-        column = batch.column(name)
-        if column.null_count:
-            nulls.add(name, column.null_count, part.path)
-            continue  # the channel fails after counting every null; the values do not matter
-        columns[index] = column.to_numpy(zero_copy_only=False)
-    # One float64 reduction instead of a boolean mask: NaN or inf anywhere makes the sum non-finite,
-    # and finite float32 values cannot overflow a float64 sum.
-    if not nulls.counts and not np.isfinite(columns.sum(dtype=np.float64)):
-        finite = np.isfinite(columns).all(axis=1)
-        bad = [name for index, name in enumerate(features) if not finite[index]]
-        raise DataError(f"channel {channel}: file {part.path}: NaN or infinite values in feature column(s) {bad}")
-    return columns
-
-
-def _overlapping_groups(part: Part, start: int, rows: range) -> list[tuple[int, int]]:
-    """``(index, first global row)`` of each row group of ``part`` (starting at row ``start``) within ``rows``."""
-    found, position = [], start
-    for index, count in enumerate(part.row_groups):
-        if count and position < rows.stop and position + count > rows.start:
-            found.append((index, position))
-        position += count
-    return found
-
-
-def _column_slices(rows_in_group: int, columns: int) -> list[slice]:
-    """Column ranges to decode together: all at once when they fit ``DECODE_BUDGET_BYTES``, else as many as fit."""
-    per_read = max(1, DECODE_BUDGET_BYTES // max(1, rows_in_group * 8))
-    return [slice(start, min(start + per_read, columns)) for start in range(0, columns, per_read)]
-
-
 @dataclass
 class _Target:
-    """Where one channel's rows go: the matrix and labels of rows ``rows``, and a decode scratch."""
+    """Where one channel's rows go: the matrix and labels of rows ``rows``."""
 
-    channel: str
     columns: list[str]  # the features, then the label
     rows: range
     x: np.ndarray
     y: np.ndarray
-    scratch: np.ndarray
-    nulls: _NullCounts
+    decoder: Decoder
 
     def take(self, part: Part, batch: pa.RecordBatch, position: int, columns: slice) -> None:
         """Copy the rows of ``batch`` within ``rows``; it starts at global row ``position`` and holds ``columns``."""
@@ -155,12 +105,12 @@ class _Target:
         piece = batch.slice(low - position, high - low)
         block = slice(low - self.rows.start, high - self.rows.start)
         label, width = self.columns[-1], len(self.columns) - 1
-        features = self.columns[columns.start : min(columns.stop, width)]
-        if features:
-            values = _fill(self.channel, part, piece, features, scratch=self.scratch, nulls=self.nulls)
-            self.x[block, columns.start : columns.start + len(features)] = values.T
+        features = slice(columns.start, min(columns.stop, width))
+        if features.start < features.stop:
+            values = self.decoder.fill(part, piece, features)
+            self.x[block, features] = values.T
         if columns.stop > width:
-            self.y[block] = _check_labels(self.channel, part.path, piece.column(label), label)
+            self.y[block] = check_labels(self.decoder.channel, part.path, piece.column(label), label)
 
 
 def _read_part(part: Part, groups: list[tuple[int, int]], target: _Target) -> None:
@@ -168,7 +118,7 @@ def _read_part(part: Part, groups: list[tuple[int, int]], target: _Target) -> No
     with pq.ParquetFile(part.path) as parquet:
         for group, start in groups:
             rows = part.row_groups[group]
-            for columns in _column_slices(rows, len(target.columns)):
+            for columns in column_slices(rows, len(target.columns)):
                 table = parquet.read_row_group(
                     group, columns=target.columns[columns], use_threads=rows >= THREADED_GROUP_ROWS
                 )
@@ -179,16 +129,17 @@ def _read_part(part: Part, groups: list[tuple[int, int]], target: _Target) -> No
                 del table  # free this column range before decoding the next
 
 
-def read_channel(channel: ChannelFiles, features: list[str], label: str, rows: range) -> ChannelData:
+def read_channel(channel: ChannelFiles, plan: DataPlan, rows: range) -> ChannelData:
     """Read rows ``rows`` (global row numbers in reading order) of a channel, one file open at a time."""
+    features = plan.features
     target = _Target(
-        channel.name, [*features, label], rows,
+        [*features, plan.label], rows,
         x=np.empty((len(rows), len(features)), dtype=np.float32), y=np.empty(len(rows), dtype=np.float32),
-        scratch=np.empty((len(features), READ_BATCH_ROWS), dtype=np.float32), nulls=_NullCounts(),
+        decoder=Decoder.for_channel(channel.name, features, plan.offsets),
     )  # fmt: skip
     part_start = 0
     for part in channel.parts:
-        groups = _overlapping_groups(part, part_start, rows)
+        groups = overlapping_groups(part, part_start, rows)
         part_start += part.rows
         if not groups:
             continue
@@ -198,7 +149,7 @@ def read_channel(channel: ChannelFiles, features: list[str], label: str, rows: r
             raise
         except Exception as error:
             raise DataError(f"channel {channel.name}: cannot read file {part.path}: {error}") from None
-    target.nulls.raise_if_any(channel.name)
+    target.decoder.nulls.raise_if_any(channel.name)
     paths = [part.path for part in channel.parts]
     return ChannelData(channel.name, target.x, target.y, channel.rows, paths, channel.empty_parts)
 
@@ -219,36 +170,49 @@ def _inspect_present_channels() -> dict[str, ChannelFiles]:
     return inspected
 
 
-def load_channels(
-    label: str, feature_columns: list[str], *, rank: int = 0, world_size: int = 1
-) -> tuple[dict[str, ChannelData], list[str]]:
-    """Load and validate this rank's share of every present channel.
-
-    Args:
-        label: name of the binary label column.
-        feature_columns: feature columns to use; empty means every numeric or bool column except the
-            label and pandas index columns.
-        rank: this process's rank; it reads rows ``shard_range(rows, rank, world_size)`` of each channel.
-        world_size: number of processes sharing the rows.
-
-    Returns:
-        The channels by name (``test`` only when present) and the feature columns in use.
+def plan_data(
+    label: str, feature_columns: list[str], exclude_columns: list[str] | None = None, *, world_size: int = 1
+) -> DataPlan:
+    """Inspect every present channel's footers and decide the features, the left-out columns and offsets.
 
     Raises:
         DataError: with a one-line reason when any channel breaks the data contract.
     """
     inspected = _inspect_present_channels()
-    features = resolve_features(inspected, label, feature_columns)
+    features, excluded = resolve_features(inspected, label, feature_columns, exclude_columns)
     for name, channel in inspected.items():
         if channel.rows < world_size:
             raise DataError(f"channel {name}: {channel.rows} row(s) cannot be shared by {world_size} processes")
-    # Side by side: while one channel's row group is decoded (pyarrow, GIL released), another's is
-    # converted to float32 (numpy). make bench-train, idle 2 cores: one after the other 1.8x-1.95x
-    # read_table, side by side 1.36x-1.47x.
-    with ThreadPoolExecutor(max_workers=len(inspected), thread_name_prefix="channel") as pool:
+    return DataPlan(label, inspected, features, excluded, feature_offsets(inspected["train"], features))
+
+
+def load_planned(plan: DataPlan, rank: int = 0, world_size: int = 1) -> dict[str, ChannelData]:
+    """Load and validate this rank's share of every planned channel into memory.
+
+    The channels are read side by side: while one channel's row group is decoded (pyarrow, GIL
+    released), another's is converted to float32 (numpy). make bench-train, idle 2 cores: one after
+    the other 1.8x-1.95x read_table, side by side 1.36x-1.47x.
+    """
+    shares = plan.shares(rank, world_size)
+    with ThreadPoolExecutor(max_workers=len(plan.channels), thread_name_prefix="channel") as pool:
         reads = {
-            name: pool.submit(read_channel, channel, features, label, shard_range(channel.rows, rank, world_size))
-            for name, channel in inspected.items()
+            name: pool.submit(read_channel, channel, plan, shares[name]) for name, channel in plan.channels.items()
         }
-        loaded = {name: read.result() for name, read in reads.items()}  # the first failing channel, in order
-    return loaded, features
+        return {name: read.result() for name, read in reads.items()}  # the first failing channel, in order
+
+
+def load_channels(
+    label: str,
+    feature_columns: list[str],
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    exclude_columns: list[str] | None = None,
+) -> tuple[dict[str, ChannelData], list[str]]:
+    """Plan, then load this rank's share of every present channel (``rank`` reads ``shard_range`` of each).
+
+    Returns:
+        The channels by name (``test`` only when present) and the feature columns in use.
+    """
+    plan = plan_data(label, feature_columns, exclude_columns, world_size=world_size)
+    return load_planned(plan, rank, world_size), plan.features

@@ -8,8 +8,10 @@ only reduces CUDA tensors, and ``torch.stack`` refuses to mix a CUDA loss sum wi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -17,6 +19,13 @@ from failure import TrainingError
 
 THREADS_ENV = "TRAINER_NUM_THREADS"
 """Optional override of torch's intra-op threads per process (e.g. 1 on a busy CI runner)."""
+TIMEOUT_ENV = "TRAINER_PROCESS_GROUP_TIMEOUT_S"
+"""Optional override of ``PROCESS_GROUP_TIMEOUT_S``."""
+PROCESS_GROUP_TIMEOUT_S = 1800
+"""How long a collective waits for the other ranks before it fails (passed to ``init_process_group``).
+Every rank reaches each collective within seconds of the others (their shares differ by at most one
+row), except after a crash; 30 minutes also covers streaming's first pass over a rank's share."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,22 @@ def setup() -> DistContext:
     if world_size > 1:
         backend = pick_backend(device, local_world_size, gpus)
         if not dist.is_initialized():
-            dist.init_process_group(backend=backend)
+            dist.init_process_group(backend=backend, timeout=timedelta(seconds=process_group_timeout()))
     return DistContext(rank, local_rank, world_size, local_world_size, device, backend)
+
+
+def process_group_timeout() -> int:
+    """Seconds a collective waits: ``TRAINER_PROCESS_GROUP_TIMEOUT_S`` or ``PROCESS_GROUP_TIMEOUT_S``."""
+    return int(os.environ.get(TIMEOUT_ENV) or PROCESS_GROUP_TIMEOUT_S)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank ``rank``'s random draws (dropout masks): ``seed`` on rank 0, another on each other rank.
+
+    With one seed everywhere every rank would draw the same dropout masks: the ranks' gradients would
+    not be the independent samples data parallelism averages.
+    """
+    return (seed + 1_000_003 * rank) % 2**32
 
 
 def teardown() -> None:
@@ -108,19 +131,40 @@ def all_gather_object(obj: Any, ctx: DistContext) -> list[Any]:
     return gathered
 
 
-def agree_on_failure(error: TrainingError | None, ctx: DistContext) -> None:
+SHARE = "in rank {rank}'s share of the rows"
+
+
+def agree_on_failure(error: TrainingError | None, ctx: DistContext, where: str = SHARE) -> None:
     """Raise on every rank when any rank failed, naming the lowest failing rank's reason.
 
-    Each rank validates only its own share of the rows. A rank that raised alone would leave the
-    others blocked in their next collective, which then fails with a transport error (gloo:
-    "Connection closed by peer"; nccl: a timeout) that rank 0 would write to the failure file,
-    which SageMaker shows as the job's FailureReason, in place of the real reason.
+    Each rank validates only its own share of the rows, and reads its own host's copy of the
+    checkpoints. A rank that raised alone would leave the others blocked in their next collective,
+    which then fails with a transport error (gloo: "Connection closed by peer"; nccl: a timeout)
+    that rank 0 would write to the failure file, which SageMaker shows as the job's FailureReason,
+    in place of the real reason. ``where`` (with ``{rank}``) says where it happened.
     """
     messages = all_gather_object(None if error is None else str(error), ctx)
     for rank, message in enumerate(messages):
         if message is not None:
-            shown = message if not ctx.distributed else f"{message} (in rank {rank}'s share of the rows)"
+            shown = message if not ctx.distributed else f"{message} ({where.format(rank=rank)})"
             raise TrainingError(shown)
+
+
+def agreed(action: Callable[[], T], ctx: DistContext, where: str = SHARE) -> T:
+    """``action()`` on every rank; when it raises ``TrainingError`` on any rank, every rank raises that reason."""
+    try:
+        result, error = action(), None
+    except TrainingError as failure:
+        result, error = None, failure
+    agree_on_failure(error, ctx, where)
+    return result  # type: ignore[return-value]  # None only when some rank failed, and then this raised
+
+
+def all_reduce_sum(values: list[int], ctx: DistContext) -> list[int]:
+    """Element-wise sums of integer counts over all ranks."""
+    if not ctx.distributed:
+        return list(values)
+    return [sum(column) for column in zip(*all_gather_object(list(values), ctx), strict=True)]
 
 
 def weight_summary(model: torch.nn.Module) -> list[float]:

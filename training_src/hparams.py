@@ -35,6 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 def check_range(spec: contract.HyperparameterSpec, value: Any) -> None:
     """Raise ``ValueError`` naming the hyperparameter when ``value`` (or a list item) is out of range."""
+    if spec.choices is not None and value not in spec.choices:
+        raise ValueError(f"hyperparameter {spec.name}: {value!r} is not one of {', '.join(spec.choices)}")
     items = value if isinstance(value, list) else [value]
     for item in items:
         if isinstance(item, (bool, str)):

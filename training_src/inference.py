@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from serving_codec import (
     CsvRows,
     DecodedRequest,
     JsonRecords,
+    NpyArray,
     RequestError,
     decode_request,
     encode_response,
@@ -38,6 +40,22 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.pt"
 META_FILE = "model_meta.json"
+THREADS_ENV = "INFERENCE_TORCH_THREADS"
+"""Torch threads per serving worker; unset: ``OMP_NUM_THREADS`` if set, else 1."""
+
+
+def serving_threads() -> int:
+    """Torch threads for one serving worker: 1 unless ``INFERENCE_TORCH_THREADS`` or ``OMP_NUM_THREADS`` say otherwise.
+
+    The model server starts a worker per vCPU; each worker's torch would otherwise start a thread per
+    vCPU too, so an instance with 4 vCPUs would run 16 threads on 4 cores, and a small MLP's batch
+    spends more time waking threads than computing.
+    """
+    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
 
 
 def _toolkit_error_class() -> type[Exception] | None:
@@ -71,6 +89,8 @@ class Predictor:
         self.standardizer = standardizer
         self.meta = meta
         self.feature_columns: list[str] = list(meta["feature_columns"])
+        types = meta.get("feature_types", {})
+        self.bool_features = frozenset(name for name in self.feature_columns if types.get(name) == "bool")
         self.threshold = float(meta.get("decision_threshold", 0.5))
 
     def _matrix(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -79,8 +99,8 @@ class Predictor:
             missing = [column for column in self.feature_columns if column not in data.columns]
             if missing:
                 raise ValueError(f"input lacks feature columns {missing}")
-            data = data[self.feature_columns].to_numpy(dtype=np.float32)
-        matrix = np.asarray(data, dtype=np.float32)
+            data = data[self.feature_columns].to_numpy(dtype=np.float64)
+        matrix = np.asarray(data, dtype=np.float64)  # float64 until standardized: int64 columns keep their precision
         if matrix.ndim == 1:
             matrix = matrix.reshape(1, -1)
         if matrix.shape[1] != len(self.feature_columns):
@@ -130,12 +150,14 @@ def _client_errors() -> Iterator[None]:
 
 
 def model_fn(model_dir: str) -> Predictor:
-    """Serving hook: load the model once per worker, from the extracted ``model.tar.gz``."""
+    """Serving hook: load the model once per worker, from the extracted ``model.tar.gz`` (``serving_threads``)."""
+    torch.set_num_threads(serving_threads())
     return load_model(model_dir)
 
 
 def input_fn(request_body: bytes | bytearray | str, request_content_type: str | None) -> DecodedRequest:
-    """Serving hook: split a ``text/csv`` or ``application/json`` body into rows (415 for other types)."""
+    """Serving hook: split a ``text/csv``, ``application/json`` or ``application/x-npy`` body into rows (415
+    for other types)."""
     with _client_errors():
         return decode_request(request_body, request_content_type)
 
@@ -147,15 +169,15 @@ def predict_fn(input_data: Any, predictor: Predictor) -> np.ndarray:
     non-numeric values answer 400 with the record, row and column named.
     """
     with _client_errors():
-        if isinstance(input_data, CsvRows | JsonRecords):
-            input_data = input_data.matrix(predictor.feature_columns)
+        if isinstance(input_data, CsvRows | JsonRecords | NpyArray):
+            input_data = input_data.matrix(predictor.feature_columns, predictor.bool_features)
     if isinstance(input_data, torch.Tensor):
         input_data = input_data.cpu().numpy()
     return predictor.predict_proba(input_data)
 
 
 def output_fn(prediction: np.ndarray | torch.Tensor, accept: str | None) -> tuple[bytes, str]:
-    """Serving hook: the probabilities as JSON or CSV, whichever the Accept header prefers (406 otherwise).
+    """Serving hook: the probabilities as JSON, CSV or .npy, whichever the Accept header prefers (406 otherwise).
 
     Returns ``(body, content type)``: the toolkit sets the response Content-Type from the tuple's second
     item (``Transformer.transform``), so an Accept list such as ``text/csv, */*`` answers ``text/csv``.

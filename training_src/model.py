@@ -71,42 +71,48 @@ class Moments:
 
 @dataclass
 class Standardizer:
-    """Per-feature ``(x - mean) / std`` (population std); a zero std counts as one."""
+    """Per-feature ``(x - mean) / std`` (population std; a zero std counts as one), computed in float64.
+
+    ``mean`` and ``std`` are float64 and describe the raw column values, so an int64 column such as
+    epoch milliseconds keeps its precision: the subtraction happens in float64 and only the
+    standardized value, a number near zero, is cast to float32. Serving does the same (``transform``).
+    """
 
     mean: np.ndarray
     std: np.ndarray
 
     @classmethod
-    def from_moments(cls, moments: Moments) -> Standardizer:
-        """The standardizer of rows with these moments (e.g. merged from every rank's shard)."""
+    def from_moments(cls, moments: Moments, offsets: np.ndarray | None = None) -> Standardizer:
+        """The standardizer of rows with these moments, computed on values minus ``offsets`` (see ``decode``)."""
         std = np.sqrt(moments.m2 / max(moments.count, 1))
         std[std == 0] = 1.0
-        return cls(moments.mean.astype(np.float32), std.astype(np.float32))
+        mean = moments.mean + (0.0 if offsets is None else offsets)
+        return cls(np.asarray(mean, dtype=np.float64), std.astype(np.float64))
 
     @classmethod
-    def fit(cls, features: np.ndarray) -> Standardizer:
-        """Fit the mean and std of ``features`` (rows are samples)."""
-        return cls.from_moments(Moments.of(features))
+    def fit(cls, features: np.ndarray, offsets: np.ndarray | None = None) -> Standardizer:
+        """Fit the mean and std of ``features`` (rows are samples; values minus ``offsets``)."""
+        return cls.from_moments(Moments.of(features), offsets)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        """Standardized float32 copy of ``features``, row-major whatever the input's memory order."""
-        out: np.ndarray = np.subtract(features, self.mean, dtype=np.float32, order="C")
+        """Standardized float32 copy of raw ``features`` (any numeric dtype; float64 keeps int64 precision)."""
+        out: np.ndarray = np.subtract(features, self.mean, dtype=np.float64)
         out /= self.std
-        return out
+        return np.ascontiguousarray(out, dtype=np.float32)
 
-    def transform_inplace(self, features: np.ndarray) -> np.ndarray:
-        """Standardize a float32 matrix in place, chunk by chunk (no temporary copy); returns it."""
+    def transform_inplace(self, features: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
+        """Standardize a float32 matrix of values minus ``offsets`` in place, in float64 chunks; returns it."""
+        shifted_mean = self.mean - (0.0 if offsets is None else offsets)
         for start in range(0, len(features), STATS_CHUNK_ROWS):
             chunk = features[start : start + STATS_CHUNK_ROWS]
-            chunk -= self.mean
-            chunk /= self.std
+            chunk[:] = (chunk - shifted_mean) / self.std  # float32 - float64: computed in float64, then cast
         return features
 
     def to_dict(self) -> dict[str, list[float]]:
-        """JSON- and checkpoint-friendly form."""
+        """JSON- and checkpoint-friendly form (float64 values; JSON keeps them exactly)."""
         return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Standardizer:
         """Inverse of ``to_dict``."""
-        return cls(np.asarray(data["mean"], dtype=np.float32), np.asarray(data["std"], dtype=np.float32))
+        return cls(np.asarray(data["mean"], dtype=np.float64), np.asarray(data["std"], dtype=np.float64))

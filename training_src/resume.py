@@ -2,22 +2,23 @@
 
 SageMaker retries a failed step and restarts spot-interrupted jobs with the same checkpoint
 folder, so those resume. A checkpoint whose settings differ (another learning rate, other
-features, other row counts or world size) is set aside instead: resuming it would silently
+features, other data or world size) is set aside instead: resuming it would silently
 continue a different training, e.g. rerun ``make train-local`` with a new learning rate and get
-"continuing with epoch 6/5" and an untrained model recorded under the new hyperparameters.
+"continuing with epoch 6/5" and an untrained model recorded under the new hyperparameters. The data
+counts by content, not only by row counts: new data under a fixed ``checkpoint_uri`` (or new
+``local_data`` with ``make train-local RESUME=1``) would otherwise "finish" the old run and register
+the old model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
-import contract
 import distributed
 import torch
-from checkpoints import FRESH_START, CheckpointManager, restore_rng_state
-from data import ChannelData
+from checkpoints import FRESH_START, CheckpointManager, fingerprint, restore_rng_state
+from data import DataPlan
 from failure import TrainingError
 from torch import nn
 
@@ -38,14 +39,17 @@ class Progress:
     best_model: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def training_settings(
-    hp: dict[str, Any], features: list[str], channels: dict[str, ChannelData], ctx: distributed.DistContext, steps: int
-) -> dict[str, Any]:
-    """Everything that shapes training: a checkpoint resumes only into a run with the same settings."""
+def training_settings(hp: dict[str, Any], plan: DataPlan, ctx: distributed.DistContext, steps: int) -> dict[str, Any]:
+    """Everything that shapes training: a checkpoint resumes only into a run with the same settings.
+
+    ``data`` holds each channel's file count, bytes and a digest of its file names, sizes and parquet
+    footers (``ChannelFiles.fingerprint``).
+    """
     return {
         "hyperparameters": {name: value for name, value in hp.items() if name not in NOT_SHAPING},
-        "feature_columns": features,
-        "rows": {name: channels[name].total_rows for name in contract.REQUIRED_CHANNELS},
+        "feature_columns": plan.features,
+        "rows": {name: channel.rows for name, channel in plan.channels.items()},
+        "data": plan.fingerprint(),
         "world_size": ctx.world_size,
         "max_steps_per_epoch": steps,
     }
@@ -54,7 +58,13 @@ def training_settings(
 def resume_state(
     manager: CheckpointManager, settings: dict[str, Any], fresh: bool, ctx: distributed.DistContext
 ) -> dict[str, Any] | None:
-    """Rank 0 picks the newest checkpoint of these settings (or sets all aside with ``fresh``); every rank loads it."""
+    """Rank 0 picks the newest checkpoint of these settings (or sets all aside with ``fresh``); every rank
+    loads the file of that name from its own checkpoint folder, and if any rank cannot, every rank stops.
+
+    On several instances each host has its own ``/opt/ml/checkpoints``: SageMaker restores the
+    checkpoint S3 prefix "to checkpoint_local_path in each instance of the new training job" (Resume
+    training from a checkpoint, https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints-resume.html).
+    """
     found = None
     if ctx.is_main and fresh:
         moved = manager.set_aside([path for _, path in manager.checkpoints()], FRESH_START)
@@ -62,15 +72,24 @@ def resume_state(
             print(f"--fresh: moved the existing checkpoints to {moved}; starting at epoch 1", flush=True)
     elif ctx.is_main:
         found = manager.resumable(settings)
-    chosen = distributed.broadcast_from_main(str(found[1]) if found else None, ctx)
+    chosen = distributed.broadcast_from_main(found[1].name if found else None, ctx)
     if chosen is None:
         return None
-    if found is not None:
-        return found[0]
-    state = manager.load(Path(chosen))
-    if state is None:
-        raise TrainingError(f"rank {ctx.rank}: cannot read checkpoint {chosen} that rank 0 resumed from")
-    return state
+
+    def load() -> dict[str, Any]:
+        if found is not None:
+            return found[0]
+        path = manager.directory / chosen
+        state = manager.load(path)
+        if state is None or state.get("fingerprint") != fingerprint(settings):
+            problem = "cannot read" if state is None else "has other settings than"
+            raise TrainingError(
+                f"checkpoint {path} {problem} the one rank 0 resumes from; every instance needs the same "
+                "checkpoints (SageMaker restores checkpoint_s3_uri into each instance's checkpoint folder)"
+            )
+        return state
+
+    return distributed.agreed(load, ctx, where="on rank {rank}")
 
 
 def restore(

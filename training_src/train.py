@@ -8,15 +8,12 @@ Each epoch logs one scrapeable metric line, saves a checkpoint and checks early 
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
-import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 # Idle OpenMP threads must sleep, not spin: spinning threads of small MLP steps starve each other on
 # shared or virtualized CPUs (50x slower measured with 2 threads). Set before torch loads OpenMP.
@@ -25,22 +22,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import artifacts
 import contract
 import distributed
-import numpy as np
 import torch
-from checkpoints import CheckpointManager, capture_rng_state, fingerprint
-from data import ChannelData, load_channels, shard_range
-from engine import BatchLoader, evaluate, train_one_epoch
+from checkpoints import capture_rng_state, fingerprint
+from engine import evaluate, train_one_epoch
 from failure import TrainingError, report_failure
 from hparams import hyperparameters_of, parse_args
+from job import Job, prepare, seed_all
 from metrics import BinaryEvaluator
-from model import MLP, Moments, Standardizer
-from resume import Progress, restore, resume_state, training_settings
+from resume import Progress
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-EVAL_BATCH_ROWS = 8192
-"""Evaluation batches hold at least this many rows: no gradients are kept, so a small ``batch_size``
-would only add per-batch overhead."""
 SYNC_TOLERANCE = 1e-5
 """Largest relative difference of the ranks' weight sums after training before the job fails."""
 
@@ -56,109 +48,42 @@ def log(message: str, ctx: distributed.DistContext) -> None:
         print(message, flush=True)
 
 
-@dataclass
-class Job:
-    """Everything one training run works with."""
-
-    args: argparse.Namespace
-    hp: dict[str, Any]
-    ctx: distributed.DistContext
-    features: list[str]
-    standardizer: Standardizer
-    model: MLP
-    optimizer: torch.optim.Optimizer
-    manager: CheckpointManager
-    loaders: dict[str, BatchLoader]
-    settings: dict[str, Any]
-
-
-def fit_standardizer(train: ChannelData, ctx: distributed.DistContext) -> Standardizer:
-    """Mean and std of the whole train channel, merged from every rank's shard."""
-    parts: list[Moments] = distributed.all_gather_object(Moments.of(train.features), ctx)
-    return Standardizer.from_moments(functools.reduce(Moments.merge, parts))
-
-
 def train(args: argparse.Namespace) -> None:
     """Run the whole job: load data, train with checkpoints and early stopping, write artifacts."""
     hp = hyperparameters_of(args)
     ctx = distributed.setup()
     try:
-        random.seed(hp["seed"])
-        np.random.seed(hp["seed"])
-        torch.manual_seed(hp["seed"])
-        job, progress = _prepare(args, hp, ctx)
+        seed_all(hp["seed"])
+        job, progress = prepare(args, hp, ctx, lambda message: log(message, ctx))
         _run_epochs(job, progress)
         _finish(job, progress)
     finally:
         distributed.teardown()
 
 
-def _describe_data(channels: dict[str, ChannelData], features: list[str], ctx: distributed.DistContext) -> str:
-    rows = ", ".join(f"{name} {data.total_rows} rows" for name, data in channels.items())
-    if ctx.distributed:
-        rows += " (this rank: " + "/".join(str(len(data.labels)) for data in channels.values()) + ")"
-    skipped = sum(data.empty_parts for data in channels.values())
-    return (
-        f"data: {rows}; {len(features)} features {features}; {skipped} empty part(s) skipped; "
-        f"device {ctx.device}, world size {ctx.world_size} ({ctx.backend}), {torch.get_num_threads()} threads"
-    )
-
-
-def _prepare(args: argparse.Namespace, hp: dict[str, Any], ctx: distributed.DistContext) -> tuple[Job, Progress]:
-    """Load this rank's data, build the model and optimizer, and restore a matching checkpoint if any."""
-    try:
-        channels, features = load_channels(
-            hp["label_column"], hp["feature_columns"], rank=ctx.rank, world_size=ctx.world_size
-        )
-    except TrainingError as error:
-        distributed.agree_on_failure(error, ctx)  # every rank raises the same reason, before any collective
-        raise
-    distributed.agree_on_failure(None, ctx)
-    log(_describe_data(channels, features, ctx), ctx)
-    checkpoint_dir = env_path("CHECKPOINT_DIR", contract.CHECKPOINT_LOCAL_PATH)
-    try:
-        manager = CheckpointManager(checkpoint_dir, writer=ctx.is_main)
-    except OSError as error:
-        raise TrainingError(f"checkpoint directory {checkpoint_dir} is not writable: {error}") from None
-    settings = training_settings(hp, features, channels, ctx, args.max_steps_per_epoch)
-    resumed = resume_state(manager, settings, args.fresh, ctx)
-    standardizer = (
-        Standardizer.from_dict(resumed["standardizer"]) if resumed else fit_standardizer(channels["train"], ctx)
-    )
-    for data in channels.values():
-        standardizer.transform_inplace(data.features)
-    model = MLP(len(features), hp["hidden_sizes"], hp["dropout"]).to(ctx.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=hp["learning_rate"], weight_decay=hp["weight_decay"])
-    tensors = {
-        name: (torch.from_numpy(data.features), torch.from_numpy(data.labels)) for name, data in channels.items()
-    }
-    eval_batch = max(hp["batch_size"], EVAL_BATCH_ROWS)
-    loaders = {name: BatchLoader(*pair, eval_batch, device=ctx.device) for name, pair in tensors.items()}
-    train_rows = channels["train"].total_rows
-    loaders["train_shuffled"] = BatchLoader(
-        *tensors["train"], hp["batch_size"], device=ctx.device, shuffle=True, seed=hp["seed"], rank=ctx.rank,
-        epoch_rows=max(len(shard_range(train_rows, rank, ctx.world_size)) for rank in range(ctx.world_size)),
-    )  # fmt: skip
-    job = Job(args, hp, ctx, features, standardizer, model, optimizer, manager, loaders, settings)
-    progress = Progress()
-    if resumed:
-        progress = restore(resumed, model, optimizer, ctx)
-        remaining = f"continuing with epoch {progress.epoch + 1}/{hp['epochs']}"
-        if progress.epoch >= hp["epochs"] or progress.stopped_early:
-            remaining = "training had finished; writing the model of its best epoch"
-        log(f"resumed from epoch {progress.epoch} (checkpoint in {checkpoint_dir}); {remaining}", ctx)
-    return job, progress
-
-
 def _checkpoint(job: Job, progress: Progress) -> None:
-    """Save this epoch's state on rank 0, with every rank's RNG state (a collective: all ranks call it)."""
+    """Save this epoch's state on rank 0, with every rank's RNG state (a collective: all ranks call it).
+
+    A failed write stops every rank with its reason: a rank that stopped alone would leave the others
+    waiting in their next collective until the process-group timeout.
+    """
     rng = distributed.all_gather_object(capture_rng_state(job.ctx.device), job.ctx)
-    job.manager.save({
-        **asdict(progress), "model": job.model.state_dict(), "optimizer": job.optimizer.state_dict(), "rng": rng,
-        "standardizer": job.standardizer.to_dict(), "feature_columns": job.features,
-        "hidden_sizes": job.hp["hidden_sizes"], "hyperparameters": job.hp,
-        "settings": job.settings, "fingerprint": fingerprint(job.settings),
-    })  # fmt: skip
+
+    def save() -> None:
+        try:
+            job.manager.save({
+                **asdict(progress), "model": job.model.state_dict(), "optimizer": job.optimizer.state_dict(),
+                "rng": rng, "standardizer": job.standardizer.to_dict(), "feature_columns": job.features,
+                "hidden_sizes": job.hp["hidden_sizes"], "hyperparameters": job.hp,
+                "settings": job.settings, "fingerprint": fingerprint(job.settings),
+            })  # fmt: skip
+        except (OSError, RuntimeError) as error:
+            raise TrainingError(
+                f"cannot write the checkpoint of epoch {progress.epoch} to {job.manager.directory}: "
+                f"{type(error).__name__}: {error}; check that folder's free space and permissions"
+            ) from None
+
+    distributed.agreed(save, job.ctx, where="on rank {rank}")
 
 
 def _run_epochs(job: Job, progress: Progress) -> None:
@@ -174,6 +99,7 @@ def _run_epochs(job: Job, progress: Progress) -> None:
         loss_sum, seen = train_one_epoch(
             trained, job.loaders["train_shuffled"], job.optimizer, loss_fn, epoch=epoch, epochs=hp["epochs"],
             log_interval=hp["log_interval_steps"], max_steps=job.args.max_steps_per_epoch, log=ctx.is_main,
+            precision=job.precision,
         )  # fmt: skip
         train_loss = distributed.all_reduce_mean(loss_sum, seen, ctx)
         if not math.isfinite(train_loss):
@@ -181,7 +107,10 @@ def _run_epochs(job: Job, progress: Progress) -> None:
                 f"training diverged in epoch {epoch}: train_loss is {train_loss}; "
                 f"lower learning_rate (now {hp['learning_rate']})"
             )
-        val = evaluate(model, job.loaders["val"], BinaryEvaluator(hp["decision_threshold"], ctx.device), loss_fn)
+        evaluator = BinaryEvaluator(hp["decision_threshold"], ctx.device)
+        val = evaluate(model, job.loaders["val"], evaluator, loss_fn, job.precision)
+        if not math.isfinite(val["auroc"]):
+            raise TrainingError(f"val AUROC is undefined in epoch {epoch}: the val channel holds a single class")
         row = {"train_loss": train_loss, "val_loss": val["loss"], "val/f1_score": val["f1_score"],
                "val/auroc": val["auroc"]}  # fmt: skip
         log(contract.format_metric_line(row, prefix=f"epoch={epoch}/{hp['epochs']}"), ctx)
@@ -231,7 +160,7 @@ def _finish(job: Job, progress: Progress) -> None:
     for name in ("val", "test"):
         if name in job.loaders:
             evaluator = BinaryEvaluator(hp["decision_threshold"], ctx.device, with_roc=name == roc_source)
-            final[name] = evaluate(model, job.loaders[name], evaluator, loss_fn)
+            final[name] = evaluate(model, job.loaders[name], evaluator, loss_fn, job.precision)
             if name == roc_source:
                 roc = evaluator.roc_curve()
     selected = {"selected_val_auroc": final["val"]["auroc"]}
@@ -248,8 +177,11 @@ def _finish(job: Job, progress: Progress) -> None:
         "architecture": {"type": "mlp", "input_dim": len(job.features), "hidden_sizes": hp["hidden_sizes"],
                          "dropout": hp["dropout"]},
         "feature_columns": job.features, "label_column": hp["label_column"],
+        "feature_types": job.plan.feature_types(),
+        "excluded_columns": [{"name": c.name, "type": c.type, "reason": c.reason} for c in job.plan.excluded],
         "standardization": job.standardizer.to_dict(), "decision_threshold": hp["decision_threshold"],
         "best_epoch": progress.best_epoch, "metrics": final, "torch_version": torch.__version__,
+        "data_loading": job.sources.mode,
     }  # fmt: skip
     model_dir = env_path("SM_MODEL_DIR", "/opt/ml/model")
     artifacts.save_model(model_dir, progress.best_model, meta)

@@ -70,6 +70,7 @@ def default_trainer() -> TrainerSpec:
                 maximum=spec.maximum,
                 exclusive_minimum=spec.exclusive_minimum,
                 exclusive_maximum=spec.exclusive_maximum,
+                choices=spec.choices,
             )
             for spec in contract.HYPERPARAMETERS
         },
@@ -81,6 +82,7 @@ def default_trainer() -> TrainerSpec:
         gate_metric=(contract.GATE_METRIC_WITH_TEST, contract.GATE_METRIC_WITHOUT_TEST),
         quality_threshold=DEFAULT_QUALITY_THRESHOLD,
         checkpoint_local_path=contract.CHECKPOINT_LOCAL_PATH,
+        serving_min_python=f"py3{contract.SERVING_MIN_PYTHON[1]}",
     )
 
 

@@ -40,10 +40,13 @@ class Hyperparameter(StrictModel):
     )
     default: Any = Field(..., description="Value when the stage sets none; must be of `kind`.")
     description: str = Field("", description="What it does (shown in generated docs).")
-    minimum: float | None = Field(None, description="Inclusive lower bound (numbers, and each item of a list).")
-    maximum: float | None = Field(None, description="Inclusive upper bound.")
-    exclusive_minimum: float | None = Field(None, description="Strict lower bound.")
-    exclusive_maximum: float | None = Field(None, description="Strict upper bound.")
+    minimum: int | float | None = Field(None, description="Inclusive lower bound (numbers, and each item of a list).")
+    maximum: int | float | None = Field(None, description="Inclusive upper bound.")
+    exclusive_minimum: int | float | None = Field(None, description="Strict lower bound.")
+    exclusive_maximum: int | float | None = Field(None, description="Strict upper bound.")
+    choices: tuple[str | int | float, ...] | None = Field(
+        None, description="The only values allowed (scalar kinds), e.g. `[\"auto\", \"memory\", \"stream\"]`."
+    )
 
     @model_validator(mode="after")
     def _default_is_of_kind(self) -> Hyperparameter:
@@ -53,7 +56,7 @@ class Hyperparameter(StrictModel):
         return self
 
     @property
-    def bounds(self) -> dict[str, float]:
+    def bounds(self) -> dict[str, int | float]:
         """Pydantic's ``ge``/``le``/``gt``/``lt`` for the bounds that are set."""
         named = {"ge": self.minimum, "le": self.maximum, "gt": self.exclusive_minimum, "lt": self.exclusive_maximum}
         return {key: value for key, value in named.items() if value is not None}
@@ -90,6 +93,8 @@ def value_problem(spec: Hyperparameter, value: Any) -> str | None:
     """Why ``value`` is not a valid value of ``spec`` (None: valid); stage values go through the generated model."""
     if spec.kind == "json":
         return None if _is_json(value) else "not a JSON value (null, bool, number, string, list or object)"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{value!r} is not one of {', '.join(map(repr, spec.choices))}"
     if spec.kind.startswith("list"):
         if not isinstance(value, list):
             return f"expected a list for kind {spec.kind}"
@@ -160,6 +165,8 @@ def _annotation(spec: Hyperparameter) -> tuple[Any, dict[str, Any]]:
         return list[Annotated[int, Field(strict=True, **bounds)]], {"min_length": 1}
     if spec.kind == "list[float]":
         return list[Annotated[float, Field(allow_inf_nan=False, **bounds)]], {"min_length": 1}
+    if spec.choices is not None:
+        return Literal[spec.choices], {}  # the only values allowed
     scalar: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str}
     options: dict[str, Any] = dict(bounds)
     if spec.kind in ("int", "bool"):

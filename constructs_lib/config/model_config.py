@@ -9,7 +9,7 @@ trainer's hyperparameters are generated from its own spec (``TrainerSpec.hyperpa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -92,6 +92,12 @@ class ModelSettings(StrictModel):
         le=2 * MAX_RUN_LIMIT_SECONDS,
         strict=True,
         description="Spot only: seconds to wait for capacity plus run time; must exceed max_run.",
+    )
+    input_mode: Literal["File", "FastFile"] = Field(
+        "File",
+        description="How each channel reaches the job (TrainingInputMode): File copies every object to the "
+        "instance's volume before training starts; FastFile streams objects from S3 on demand behind the same "
+        "folder paths, so a large channel needs no copy or disk space (the trainer reads parquet by ranges).",
     )
 
     @field_validator("instance_type")

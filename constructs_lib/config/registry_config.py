@@ -66,7 +66,8 @@ class RegistrySettings(StrictModel):
     inference_py_version: str = Field(
         "py312",
         pattern=r"^py3\d+$",
-        description="Python version of the inference image; must pair with inference_framework_version.",
+        description="Python version of the inference image; must pair with inference_framework_version, and be one "
+        "the trainer's serving code runs on (py310 or later for the bundled trainer).",
     )
     inference_image_uri: EcrImageUri | None = Field(
         None,

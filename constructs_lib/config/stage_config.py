@@ -26,7 +26,7 @@ from constructs_lib.config.model_config import ModelHyperparameters, ModelSettin
 from constructs_lib.config.region_checks import region_and_image_problem
 from constructs_lib.config.registry_config import RegistrySettings
 from constructs_lib.config.strict_model import StrictModel
-from constructs_lib.config.trainer_spec import channels_problem
+from constructs_lib.config.trainer_spec import channels_problem, serving_python_problem
 
 SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 STAGE_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9]){0,39}$"
@@ -147,8 +147,12 @@ class StageConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_region_and_images(self) -> StageConfig:
-        problem = region_and_image_problem(self.model, self.registry, self.region) or automation_problem(
-            self.name, self.region, self.registry.inference_instance_types, self.notifications, self.deployment
+        problem = (
+            serving_python_problem(default_trainer(), self.registry.inference_py_version)
+            or region_and_image_problem(self.model, self.registry, self.region)
+            or automation_problem(
+                self.name, self.region, self.registry.inference_instance_types, self.notifications, self.deployment
+            )
         )
         if problem is not None:
             raise problem

@@ -89,6 +89,12 @@ class TrainerSpec(StrictModel):
     checkpoint_local_path: str = Field(
         DEFAULT_CHECKPOINT_LOCAL_PATH, description="Container folder SageMaker syncs checkpoints from."
     )
+    serving_min_python: str | None = Field(
+        None,
+        pattern=r"^py3\d+$",
+        description="Oldest Python the trainer's serving code (code/inference.py in model.tar.gz) runs on, e.g. "
+        "`py310`: registry.inference_py_version must not be older.",
+    )
 
     _hyperparameters_model: Any = PrivateAttr(default=None)
 
@@ -248,3 +254,15 @@ def channels_problem(trainer: TrainerSpec, channels: list[str] | tuple[str, ...]
     if trainer.optional_channels:
         rule += f", {_listing(trainer.optional_channels)} optional"
     return f"must name each channel once: {rule}; valid: {', '.join(trainer.channels)}"
+
+
+def serving_python_problem(trainer: TrainerSpec, inference_py_version: str) -> FieldError | None:
+    """Why the registered inference image's Python cannot run the trainer's serving code (None: it can)."""
+    oldest = trainer.serving_min_python
+    if oldest is None or int(inference_py_version.removeprefix("py3") or 0) >= int(oldest.removeprefix("py3")):
+        return None
+    return FieldError(
+        "registry.inference_py_version",
+        f"{inference_py_version!r} is older than the serving code supports (Python 3.{oldest.removeprefix('py3')}+: "
+        f"{oldest} or later)",
+    )

@@ -11,6 +11,7 @@ lazily (see ``render_cache.render_definition_cached``).
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -183,7 +184,14 @@ class PyTorchTrainingStepBuilder:
         return Join(on="/", values=[output, "checkpoints", ExecutionVariables.PIPELINE_EXECUTION_ID])
 
     def _distribution(self) -> dict[str, Any] | None:
-        if self.config.instance_count > 1:
+        """torchrun (``torch_distributed``) on several instances, and on any GPU instance type.
+
+        The toolkit then starts one process per GPU that it finds on the host: sagemaker-training 5.1.4,
+        ``runner._get_by_runner_type``, ``default_processes_per_host = env.num_gpus`` (``nvidia-smi
+        --list-gpus``), passed as ``torchrun --nproc_per_node``. So ml.g5.12xlarge x 1 runs 4 processes,
+        one per GPU, and a single-GPU type runs 1; without a distribution it would run one process on cuda:0.
+        """
+        if self.config.instance_count > 1 or re.match(r"^ml\.[pg]\d", self.config.instance_type):
             return {"torch_distributed": {"enabled": True}}
         return None
 
@@ -280,7 +288,13 @@ class PyTorchTrainingStepBuilder:
 
     def create_training_step(self) -> TrainingStep:
         """Create the training step with a channel per declared channel folder."""
-        inputs = {channel: TrainingInput(self._channel_uri(channel)) for channel in self.channels}
+        # FastFile: "SageMaker streams data directly from S3 to the container with no code changes, and provides
+        # file system access to the data" (TrainingInputMode, SageMaker API Reference,
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AlgorithmSpecification.html).
+        inputs = {
+            channel: TrainingInput(self._channel_uri(channel), input_mode=self.config.input_mode)
+            for channel in self.channels
+        }
         estimator = self.create_estimator()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Running within a PipelineSession")

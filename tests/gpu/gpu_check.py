@@ -6,7 +6,13 @@ Checks, each printed as PASS or FAIL with its evidence:
    CUDA tensors loaded back on the CPU, the CUDA RNG state restored);
 2. one process training on ``cuda:0``;
 3. torchrun with 2 processes sharing one GPU (gloo: NCCL refuses two ranks on one device);
-4. a run killed at an epoch boundary, then resumed (the checkpoint and RNG restore on a GPU).
+4. a run killed at an epoch boundary, then resumed (the checkpoint and RNG restore on a GPU);
+5. the loaders on the GPU: held rows on the device (order drawn there), host rows staged through pinned
+   buffers with non-blocking copies, streamed rows pinned by the reader thread; all three give the rows
+   the host gives, and the optimizer is fused AdamW and the step bf16 where the GPU supports it;
+6. the trainer's loop against the tuned reference loop (``benchmarks/tuned_loop.py``) at the same batch
+   size: the ratio is printed, FAIL below 0.8x;
+7. with 2 or more GPUs: torchrun with one process per GPU (nccl), as the toolkit starts it on one instance.
 
 It needs only the training container's packages (torch with CUDA, numpy, pyarrow, torchmetrics,
 matplotlib): no venv, no network, no SageMaker toolkit. Without CUDA it prints SKIPPED and exits 0.
@@ -27,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "training_src"), str(ROOT / "tests" / "training")]
+sys.path[:0] = [str(ROOT / "training_src"), str(ROOT / "tests" / "training"), str(ROOT / "benchmarks")]
 
 import torch  # noqa: E402  # after the path set-up, like every import below
 from trainer_harness import TRAIN_SCRIPT, job_env  # noqa: E402
@@ -128,6 +134,69 @@ def check_kill_and_resume(data: Path, work: Path, device: torch.device) -> str:
     return f"resumed from epoch 1 on {device}; max weight difference to the uninterrupted run {difference:.1e}"
 
 
+def check_loaders(data: Path, device: torch.device) -> str:
+    """Held-on-device, staged (pinned, non-blocking) and streamed batches equal the host's; fused AdamW; bf16."""
+    from batches import BatchLoader, StreamLoader
+    from data import load_planned, plan_data
+    from engine import autocast_dtype, make_optimizer
+    from model import MLP, Standardizer
+    from streaming import StreamedChannel
+
+    for channel in ("train", "val"):
+        os.environ[f"SM_CHANNEL_{channel.upper()}"] = str(data / channel)
+    os.environ["SM_CHANNEL_TEST"] = str(data / "absent")
+    plan = plan_data("label", [])
+    held = load_planned(plan)["train"]
+    standardizer = Standardizer.fit(held.features, plan.offsets)
+    standardizer.transform_inplace(held.features, plan.offsets)
+    x, y = torch.from_numpy(held.features), torch.from_numpy(held.labels)
+    host = BatchLoader(x, y, 500, device=torch.device("cpu"))
+    expected = [batch[0] for batch in host]
+    for batch, rows in zip(BatchLoader(x, y, 500, device=device, resident=False), expected, strict=True):
+        _expect(batch[0].device == device, "staged batches are not on the device")
+        _expect(torch.equal(batch[0].cpu(), rows), "staged rows differ from the host's")  # compared before reuse
+    resident = BatchLoader(x, y, 500, device=device, shuffle=True, seed=1, resident=True)
+    _expect(resident.features.device == device and resident.order().device == device, "held rows not on the device")
+    rows = torch.cat([batch[0] for batch in resident]).cpu()
+    _expect(torch.equal(rows.sum(0), x.sum(0)) or torch.allclose(rows.sum(0), x.sum(0), atol=1e-2), "rows lost")
+    source = StreamedChannel(plan.channels["train"], plan, plan.shares(0, 1)["train"], standardizer)
+    for batch, rows in zip(StreamLoader(source, 500, device=device), expected, strict=True):
+        _expect(torch.equal(batch[0].cpu(), rows), "streamed rows differ from the host's")
+    optimizer = make_optimizer(MLP(x.shape[1], [8], 0.0).to(device), 1e-3, 0.0, device)
+    _expect(optimizer.defaults.get("fused") is (True if device.type == "cuda" else None), "AdamW fused only on CUDA")
+    precision = autocast_dtype(device)
+    return f"held, staged and streamed batches match the host's; fused AdamW; autocast {precision or 'off (float32)'}"
+
+
+def check_tuned_loop(data: Path, device: torch.device) -> str:
+    """The trainer's step loop vs the tuned loop, same batch size, data on the GPU; FAIL below 0.8x."""
+    from data import load_planned, plan_data
+    from model import Standardizer
+    from tuned_loop import compare
+
+    plan = plan_data("label", [])
+    train = load_planned(plan)["train"]
+    Standardizer.fit(train.features, plan.offsets).transform_inplace(train.features, plan.offsets)
+    ours, tuned = compare(torch.from_numpy(train.features), torch.from_numpy(train.labels), 256, device, epochs=4)
+    ratio = ours / tuned
+    detail = f"trainer {ours:,.0f} samples/s, tuned loop {tuned:,.0f} samples/s, ratio {ratio:.2f}x (target >= 0.8x)"
+    _expect(ratio >= 0.8, detail)
+    return detail
+
+
+def check_one_process_per_gpu(data: Path, work: Path) -> str:
+    """torchrun --nproc_per_node <GPUs>: one rank per GPU with nccl, as the toolkit starts it on one instance."""
+    gpus = torch.cuda.device_count()
+    if gpus < 2:
+        return "skipped: 1 GPU (needs 2 or more)"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(gpus)]
+    result = _run(ARGS, job_env(work / "per-gpu", data), launcher)
+    _expect(result.returncode == 0, _tail(result))
+    _expect(f"world size {gpus} (nccl)" in result.stdout, f"backend: {_tail(result)}")
+    _expect(f"weights identical on all {gpus} ranks" in result.stdout, f"sync: {_tail(result)}")
+    return f"{gpus} ranks, one per GPU, nccl, weights identical after training"
+
+
 def run_checks(work: Path, device: torch.device) -> dict[str, str | None]:
     """Run every check in ``work``; returns each check's failure (``None`` when it passed)."""
     import synthetic_data
@@ -139,6 +208,9 @@ def run_checks(work: Path, device: torch.device) -> dict[str, str | None]:
         ("single process", lambda: check_single(data, work, device)),
         ("torchrun, 2 processes on one GPU", lambda: check_torchrun(data, work, device)),
         ("kill and resume", lambda: check_kill_and_resume(data, work, device)),
+        ("loaders on the device", lambda: check_loaders(data, device)),
+        ("trainer vs tuned loop", lambda: check_tuned_loop(data, device)),
+        ("one process per GPU", lambda: check_one_process_per_gpu(data, work)),
     ]
     failures: dict[str, str | None] = {}
     for name, check in checks:

@@ -8,12 +8,15 @@ as ``dt=2026-11-01/``; and a writer with nothing left for a task writes a 0-row 
 
 from __future__ import annotations
 
+import decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 PARTITION = "dt=2026-11-01"
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def example_frame(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -56,3 +59,21 @@ def write_export_dataset(root: Path, rows: int = 3000, parts: int = 4) -> dict[s
     for name, channel_frame in frames.items():
         write_export(channel_frame, root / name, parts)
     return frames
+
+
+def athena_table(rows: int, seed: int) -> pa.Table:
+    """An Athena-like export: decimal money, epoch-ms int64, and non-numeric columns of four kinds."""
+    rng = np.random.default_rng(seed)
+    cents = rng.integers(-(10**9), 10**9, rows)
+    stamps = EPOCH_MS + rng.integers(0, 200, rows) * 7  # 200 distinct values within 1.4 s
+    score = cents / 1e9 + (stamps - EPOCH_MS) / 1400 + rng.normal(0, 0.3, rows)
+    return pa.table({
+        "amount": pa.array([decimal.Decimal(int(c)).scaleb(-2) for c in cents], type=pa.decimal128(18, 2)),
+        "event_ms": pa.array(stamps, type=pa.int64()),
+        "x": rng.standard_normal(rows),
+        "customer": pa.array([f"c{i % 17}" for i in range(rows)]),
+        "created": pa.array(stamps * 1000, type=pa.timestamp("us")),
+        "segment": pa.array([["a", "b", "c"][i % 3] for i in range(rows)]).dictionary_encode(),
+        "blob": pa.array([b"\x00\x01"] * rows, type=pa.binary()),
+        "label": (score > np.median(score)).astype(np.int64),
+    })  # fmt: skip

@@ -10,6 +10,7 @@ Usage: ``python -s -P serving_driver.py REQUESTS_JSON`` -> one JSON object on st
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -56,14 +57,16 @@ def _answer(service: Any, context: Context, request: dict[str, Any]) -> dict[str
     headers = {name: value for name, value in request["headers"].items() if value is not None}
     processor = RequestProcessor(headers)
     context.request_processor = [processor]
-    [body] = service.handle([{"body": bytearray(request["body"].encode("utf-8"))}], context)
+    raw = base64.b64decode(request["body"]) if request["encoding"] == "base64" else request["body"].encode("utf-8")
+    [body] = service.handle([{"body": bytearray(raw)}], context)
     code, phrase = processor.status
-    text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else str(body)
+    data = bytes(body) if isinstance(body, bytes | bytearray) else str(body).encode("utf-8")
     return {
         "status": code,
         "phrase": phrase,
         "content_type": processor.response_headers.get("content-type"),
-        "body": text,
+        "body": data.decode("utf-8", errors="replace"),
+        "body_base64": base64.b64encode(data).decode(),
     }
 
 

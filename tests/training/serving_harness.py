@@ -64,6 +64,9 @@ def serve(base_dir: Path, requests: dict[str, dict[str, Any]], scratch: Path) ->
     )
 
 
-def request(body: str, content_type: str | None, accept: str | None = None) -> dict[str, Any]:
-    """One InvokeEndpoint-like request: body, ContentType and Accept headers (None: header absent)."""
-    return {"body": body, "headers": {"Content-Type": content_type, "Accept": accept}}
+def request(
+    body: str, content_type: str | None, accept: str | None = None, *, encoding: str = "utf-8"
+) -> dict[str, Any]:
+    """One InvokeEndpoint-like request: body (text, or base64 of bytes with ``encoding="base64"``), ContentType
+    and Accept headers (None: header absent)."""
+    return {"body": body, "encoding": encoding, "headers": {"Content-Type": content_type, "Accept": accept}}

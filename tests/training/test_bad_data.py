@@ -75,6 +75,11 @@ def _bad_value(channel: str, column: str, rows: list[int], value: float | None) 
     return lambda data: _poison(data / channel / f"{channel}.parquet", column, rows, value)
 
 
+def _one_class(channel: str, value: int) -> Callable[[Path], None]:
+    path = f"{channel}/{channel}.parquet"
+    return lambda data: _rewrite(data / path, lambda t: _set_column(t, "label", np.full(t.num_rows, value)))
+
+
 def _feature_sets_differ(data: Path) -> None:
     _rewrite(data / "val" / "val.parquet", lambda table: table.append_column("extra", pa.array([1.0] * table.num_rows)))
 
@@ -98,6 +103,9 @@ CASES: list[Case] = [
         )
     ],
     ("feature sets differ", _feature_sets_differ, [], ["channel val", "feature set differs", "extra"]),
+    # AUROC is undefined with one class: reported as such, never as 0.0, so no gate compares it with a threshold
+    ("one class in test", _one_class("test", 0), [], ["channel test: all 450 rows have label 0", "undefined"]),
+    ("one class in val", _one_class("val", 1), [], ["channel val: all 450 rows have label 1", "quality gate"]),
     (
         "unknown feature column",
         None,

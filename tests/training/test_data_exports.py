@@ -15,7 +15,7 @@ import resource
 import tracemalloc
 from pathlib import Path
 
-import data
+import decode
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -79,7 +79,7 @@ def test_rank_shards_partition_the_rows_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_size: int, decode_bytes: int
 ) -> None:
     """Row groups of 7 rows; with a 100-byte decode budget every column of a row group is read on its own."""
-    monkeypatch.setattr(data, "DECODE_BUDGET_BYTES", decode_bytes)
+    monkeypatch.setattr(decode, "DECODE_BUDGET_BYTES", decode_bytes)
     for channel in ("train", "val"):
         write_export(example_frame(101, seed=world_size), tmp_path / channel, parts=4, row_group_size=7)
     _point_channels(monkeypatch, tmp_path, ("train", "val"))

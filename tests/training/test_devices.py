@@ -7,14 +7,16 @@ Only reading a value back (``float()``) is impossible on ``meta``; those steps r
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import distributed
 import numpy as np
 import pytest
 import torch
+from batches import BatchLoader
 from checkpoints import CheckpointManager, capture_rng_state, fingerprint
-from engine import BatchLoader, train_one_epoch
+from engine import train_one_epoch
 from metrics import BinaryEvaluator
 from model import MLP
 from resume import Progress, restore, resume_state
@@ -111,3 +113,24 @@ def test_saved_tensors_load_on_the_cpu(tmp_path: Path) -> None:
 )
 def test_backend_choice(device: str, processes: int, gpus: int, backend: str) -> None:
     assert distributed.pick_backend(torch.device(device), processes, gpus) == backend
+
+
+def test_the_process_group_gets_an_explicit_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without one, a rank that died leaves the others waiting for the backend's default (nccl: 10 min, or
+    forever with some settings); with one, every wait has a known bound."""
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    ctx = distributed.setup()
+    assert ctx.backend == "gloo" and calls == [{"backend": "gloo", "timeout": timedelta(seconds=1800)}]
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, "120")
+    distributed.setup()
+    assert calls[-1]["timeout"] == timedelta(seconds=120)
+
+
+def test_each_rank_draws_its_own_dropout_masks() -> None:
+    assert distributed.rank_seed(42, 0) == 42
+    assert len({distributed.rank_seed(42, rank) for rank in range(64)}) == 64

@@ -125,3 +125,31 @@ def test_reruns_resume_only_the_same_training(
     out, _ = _rerun(tmp_path, dataset_dir, [*changed, "--fresh"], monkeypatch, capsys)
     assert "--fresh: moved the existing checkpoints" in out and epochs_logged(out) == [1, 2, 3]
     assert list((tmp_path / "checkpoints" / "set-aside").rglob("checkpoint-epoch-0003.pt"))
+
+
+def test_new_data_under_the_same_checkpoints_trains_anew(
+    tmp_path: Path,
+    dataset_dir: Path,
+    uninterrupted: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A fixed ``checkpoint_uri``, or ``make train-local RESUME=1`` with new ``local_data``: the same row counts
+    and settings, other values. Resuming would "finish" the old run and register the old model."""
+    import shutil
+
+    import synthetic_data
+
+    for checkpoint in (uninterrupted / "checkpoints").glob("checkpoint-epoch-*.pt"):
+        (tmp_path / "checkpoints").mkdir(exist_ok=True)
+        shutil.copy(checkpoint, tmp_path / "checkpoints" / checkpoint.name)
+    data = tmp_path / "data"
+    shutil.copytree(dataset_dir, data)
+    synthetic_data.write_dataset(tmp_path / "next-export", rows=3000, features=5, seed=1)  # the same row counts
+    shutil.copy(tmp_path / "next-export" / "train" / "train.parquet", data / "train" / "train.parquet")
+    assert run_in_process(ARGS, job_env(tmp_path, data), monkeypatch) == 0
+    captured = capsys.readouterr()
+    warning = next(line for line in captured.err.splitlines() if line.startswith("WARNING: not resuming"))
+    assert "data.train.digest" in warning and "hyperparameters" not in warning and "data.val" not in warning, warning
+    assert "resumed" not in captured.out and epochs_logged(captured.out) == [1, 2, 3]
+    assert not all(torch.equal(weights(tmp_path)[k], v) for k, v in weights(uninterrupted).items())

@@ -17,6 +17,8 @@ Documents the assertions rest on:
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import pickletools
 import re
@@ -73,7 +75,15 @@ BAD_STATUS = {
     "json_missing_column": 400, "json_extra_column": 400, "json_non_numeric": 400, "json_not_a_list": 400,
     "csv_non_numeric": 400, "csv_wrong_width": 400, "csv_header_row": 400, "csv_not_finite": 400,
     "empty_body": 400, "unsupported_content_type": 415, "no_content_type": 415, "unsupported_accept": 406,
+    "npy_wrong_width": 400, "npy_not_npy": 400,
 }  # fmt: skip
+
+
+def npy_body(array: np.ndarray) -> str:
+    """A ``.npy`` body as the SDK's ``NumpySerializer`` writes it (``np.save``), base64 for the request file."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def bad_requests(features: list[str]) -> dict[str, tuple[dict[str, Any], list[str]]]:
@@ -86,7 +96,7 @@ def bad_requests(features: list[str]) -> dict[str, tuple[dict[str, Any], list[st
     def with_value(position: int, text: str) -> str:
         return ",".join(text if index == position else str(value) for index, value in enumerate(values))
 
-    csv, json_type = "text/csv", "application/json"
+    csv, json_type, npy = "text/csv", "application/json", "application/x-npy"
     return {
         "json_missing_column": (request(json.dumps([record, without_last]), json_type),
                                 ["JSON record 2", f"lacks feature column(s) {features[-1]}"]),
@@ -102,11 +112,15 @@ def bad_requests(features: list[str]) -> dict[str, tuple[dict[str, Any], list[st
         "csv_header_row": (request(",".join(features) + f"\n{line}\n", csv), ["header row"]),
         "csv_not_finite": (request(with_value(0, "nan"), csv), ["CSV row 1", repr(features[0]), "not a finite number"]),
         "empty_body": (request("", csv), ["request body is empty"]),
-        "unsupported_content_type": (request("{}", "application/x-npy"),
-                                     ["'application/x-npy' is not supported", csv, json_type]),
+        "unsupported_content_type": (request("{}", "application/x-parquet"),
+                                     ["'application/x-parquet' is not supported", csv, json_type, npy]),
         "no_content_type": (request(line, None), ["Content-Type None is not supported"]),
-        "unsupported_accept": (request(line, csv, "application/x-npy"),
-                               ["Accept 'application/x-npy' is not supported"]),
+        "unsupported_accept": (request(line, csv, "application/xml"),
+                               ["Accept 'application/xml' is not supported"]),
+        "npy_wrong_width": (request(npy_body(np.ones((2, 3))), npy, encoding="base64"),
+                            ["shape (2, 3)", f"(rows, {len(features)})"]),
+        "npy_not_npy": (request(base64.b64encode(b"not an array").decode(), npy, encoding="base64"),
+                        ["not a .npy array"]),
     }  # fmt: skip
 
 
@@ -122,6 +136,8 @@ def served(serving_base: Path, rows: pd.DataFrame, tmp_path_factory: pytest.Temp
             "\ufeff" + csv_body(rows).replace("\n", "\r\n"), "text/csv", "text/csv;q=0.5, application/json"
         ),
         "json": request(records, "application/json; charset=utf-8", "text/csv"),
+        # PyTorchPredictor's defaults: NumpySerializer (float64 rows) in, NumpyDeserializer (Accept x-npy) out
+        "npy": request(npy_body(rows.to_numpy()), "application/x-npy", "application/x-npy", encoding="base64"),
     } | {name: case[0] for name, case in cases.items()}  # fmt: skip
     result = serve(serving_base, requests, tmp_path_factory.mktemp("serve"))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -207,6 +223,17 @@ def test_json_request_honours_accept(served: dict[str, Any], expected: np.ndarra
         np.testing.assert_array_equal(np.asarray(values, dtype=np.float32), expected)
 
 
+def test_npy_in_and_out_as_the_sdk_predictor_sends_it(served: dict[str, Any], expected: np.ndarray) -> None:
+    """The SageMaker SDK's ``PyTorchPredictor`` defaults to ``NumpySerializer`` (``np.save`` of the rows,
+    Content-Type ``application/x-npy``) and ``NumpyDeserializer`` (Accept ``application/x-npy``, reads the
+    answer with ``np.load``): before, this got a 415."""
+    answer = served["answers"]["npy"]
+    assert (answer["status"], answer["content_type"]) == (200, "application/x-npy"), answer["body"][:300]
+    probabilities = np.load(io.BytesIO(base64.b64decode(answer["body_base64"])), allow_pickle=False)
+    assert probabilities.dtype == np.float32 and probabilities.shape == (ROWS,)
+    np.testing.assert_array_equal(probabilities, expected)
+
+
 @pytest.mark.parametrize(("name", "status"), BAD_STATUS.items())
 def test_bad_request_gets_a_4xx_naming_the_problem(
     served: dict[str, Any], rows: pd.DataFrame, name: str, status: int
@@ -249,7 +276,9 @@ def test_weights_use_only_globals_that_torch_2_6_loads_with_weights_only(trained
         ("*/*", "application/json"),
         ("text/*", "text/csv"),
         ("TEXT/CSV; charset=utf-8", "text/csv"),
-        ("application/x-npy, text/csv", "text/csv"),
+        ("application/x-npy, text/csv", "application/x-npy"),
+        ("application/xml, text/csv", "text/csv"),
+        ("application/*", "application/json"),
         ("text/csv;q=0.2, application/json;q=0.9", "application/json"),
         ("application/json;q=0, */*", "text/csv"),
     ],
@@ -285,11 +314,11 @@ def test_hooks_raise_the_toolkit_error_only_where_the_toolkit_is(monkeypatch: py
     from serving_codec import RequestError
 
     with pytest.raises(GenericInferenceToolkitError) as served:
-        inference.input_fn(b"{}", "application/x-npy")
+        inference.input_fn(b"{}", "application/x-parquet")
     assert served.value.status_code == 415
     monkeypatch.setitem(sys.modules, "sagemaker_inference.errors", None)  # as in the training container
     assert inference._toolkit_error_class() is None
     monkeypatch.setattr(inference, "_TOOLKIT_ERROR", None)
-    with pytest.raises(RequestError, match="application/x-npy") as plain:
-        inference.input_fn(b"{}", "application/x-npy")
+    with pytest.raises(RequestError, match="application/x-parquet") as plain:
+        inference.input_fn(b"{}", "application/x-parquet")
     assert plain.value.status == 415

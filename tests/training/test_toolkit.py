@@ -20,14 +20,16 @@ import re
 import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import contract
+import pyarrow.parquet as pq
 import pytest
 import torch
-from exports import write_export_dataset
-from trainer_harness import job_env
+from exports import athena_table, write_export_dataset
+from trainer_harness import TRAINING_SRC, job_env
 
 from tests.conftest import training_arguments
 
@@ -121,3 +123,68 @@ def test_toolkit_runs_the_bundle_on_a_sharded_export(
     frame = frames["test"]
     probabilities = load_model(base / "model").predict_proba(frame)
     assert probabilities.shape == (len(frame),) and ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+FAKE_NVIDIA_SMI = """#!/bin/sh
+# What `nvidia-smi --list-gpus` prints on a host with two GPUs; the toolkit counts the lines starting "GPU ".
+echo "GPU 0: NVIDIA A10G (UUID: GPU-00000000-0000-0000-0000-000000000000)"
+echo "GPU 1: NVIDIA A10G (UUID: GPU-11111111-1111-1111-1111-111111111111)"
+"""
+
+
+def test_toolkit_runs_one_process_per_gpu_on_fastfile_channels_of_an_athena_export(tmp_path: Path) -> None:
+    """The step the builder renders for one multi-GPU instance with ``input_mode: FastFile``, run by the toolkit.
+
+    The toolkit sizes torchrun from the GPUs it finds: ``default_processes_per_host = env.num_gpus``, which
+    counts the ``GPU `` lines of ``nvidia-smi --list-gpus`` (sagemaker-training 5.1.4, runner.py and
+    environment.py). A stand-in ``nvidia-smi`` reporting two GPUs makes it start two ranks here, on the CPU
+    (torch has no CUDA), where ml.g5.12xlarge would start four. FastFile channels appear at the same
+    ``/opt/ml/input/data/<channel>`` paths as File ones (TrainingInputMode, SageMaker API Reference).
+    """
+    from constructs_lib.definition.render import render_pipeline_definition
+    from tests.unit.definition_requests import make_request, training_step
+
+    rendered = training_step(
+        render_pipeline_definition(make_request(instance_type="ml.g5.12xlarge", input_mode="FastFile"))
+    )["Arguments"]
+    assert json.loads(rendered["HyperParameters"]["sagemaker_torch_distributed_enabled"]) is True
+    modes = {channel["ChannelName"]: channel["InputMode"] for channel in rendered["InputDataConfig"]}
+    assert set(modes.values()) == {"FastFile"}
+    base = tmp_path / "ml"
+    bundle = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(bundle, "w:gz") as archive:
+        for module in [*sorted(TRAINING_SRC.glob("*.py")), TRAINING_SRC / "requirements.txt"]:
+            archive.add(module, arcname=module.name)
+    hyperparameters = {"epochs": 2, "log_interval_steps": 3, "hidden_sizes": [16, 8], "feature_columns": []}
+    _write_job_config(base, bundle, rendered["HyperParameters"], hyperparameters)
+    input_config = base / "input" / "config" / "inputdataconfig.json"
+    input_config.write_text(json.dumps({name: {"TrainingInputMode": mode} for name, mode in modes.items()}))
+    for seed, (channel, rows) in enumerate((("train", 1200), ("val", 400), ("test", 400))):
+        (base / "input" / "data" / channel).mkdir(parents=True)
+        pq.write_table(athena_table(rows, seed), base / "input" / "data" / channel / "part-00000.parquet")
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_NVIDIA_SMI)
+    fake.chmod(0o755)
+    env = job_env(base, base / "input" / "data")
+    for key in [key for key in env if key.startswith("SM_")]:
+        del env[key]
+    path = f"{fake.parent}:{Path(sys.executable).parent}:{env['PATH']}"  # the image has torchrun on PATH
+    env.update(CHECKPOINT_DIR=str(tmp_path / "checkpoints"), PATH=path,
+               SAGEMAKER_TRAINING_MODULE="sagemaker_pytorch_container.training:main")  # fmt: skip
+    if not _resolves(HOST):
+        env["SM_STUDIO_LOCAL_MODE"] = "true"
+    result = subprocess.run(
+        [sys.executable, "-c", "from sagemaker_training.cli.train import main; main()"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    logs = result.stdout + result.stderr
+    assert result.returncode == 0, logs[-4000:]
+    assert re.search(r"torchrun --nnodes 1 --nproc_per_node 2 ", logs), logs[-4000:]
+    assert "world size 2 (gloo)" in logs and "weights identical on all 2 ranks" in logs, logs[-6000:]
+    assert "3 features ['amount', 'event_ms', 'x']" in logs
+    assert "excluded column(s): 'customer' (string, not numeric), 'created' (timestamp[us], not numeric)" in logs
+    meta = json.loads((base / "model" / "model_meta.json").read_text())
+    assert meta["feature_types"]["amount"] == "decimal128(18, 2)"
+    assert [column["name"] for column in meta["excluded_columns"]] == ["customer", "created", "segment", "blob"]
+    assert (base / "output" / "success").exists()

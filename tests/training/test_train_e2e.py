@@ -165,3 +165,46 @@ def test_torchrun_ranks_stay_in_sync_and_match_one_process(
         torch.testing.assert_close(two_weights[name], tensor, atol=1e-5, rtol=1e-4)
     for mine, theirs in zip(two["history"], one["history"], strict=True):
         assert mine == pytest.approx(theirs, abs=1e-5)
+
+
+def test_standardization_is_fit_on_the_train_channel(
+    baseline_run: tuple[Path, subprocess.CompletedProcess[str]], dataset_dir: Path
+) -> None:
+    """The saved mean and std are train's column statistics (population std), not val's or all channels'."""
+    job, result = baseline_run
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((job / "model" / "model_meta.json").read_text())
+    features = meta["feature_columns"]
+    train = pd.read_parquet(dataset_dir / "train" / "train.parquet")[features]
+    val = pd.read_parquet(dataset_dir / "val" / "val.parquet")[features]
+    np.testing.assert_allclose(meta["standardization"]["mean"], train.mean().to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(meta["standardization"]["std"], train.std(ddof=0).to_numpy(), rtol=1e-5)
+    assert not np.allclose(meta["standardization"]["mean"], val.mean().to_numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("loading", ["memory", "stream"])
+def test_the_training_order_changes_between_epochs_within_a_run(
+    tmp_path: Path, dataset_dir: Path, monkeypatch: pytest.MonkeyPatch, loading: str
+) -> None:
+    """Records the rows each training step sees: every epoch the same rows, in another order (a loader whose
+    epoch is never set repeats epoch 0's order)."""
+    import model
+
+    seen: list[torch.Tensor] = []
+    forward = model.MLP.forward
+
+    def recording(self: model.MLP, features: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            seen.append(features[:, 0].detach().clone())
+        return forward(self, features)
+
+    monkeypatch.setattr(model.MLP, "forward", recording)
+    args = ["--epochs", "3", "--patience", "5", "--batch_size", "300", "--data_loading", loading]
+    _in_process(args, tmp_path, dataset_dir, monkeypatch, ("train", "val"))
+    rows = pd.read_parquet(dataset_dir / "train" / "train.parquet").shape[0]
+    order = torch.cat(seen)
+    assert len(order) == 3 * rows
+    epochs = [order[index * rows : (index + 1) * rows] for index in range(3)]
+    for epoch in epochs[1:]:
+        assert torch.equal(torch.sort(epoch).values, torch.sort(epochs[0]).values)  # the same rows
+        assert not torch.equal(epoch, epochs[0])  # in a new order

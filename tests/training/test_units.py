@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from batches import BatchLoader
 from checkpoints import CheckpointManager, capture_rng_state, describe_changes, fingerprint, restore_rng_state
 from data import load_channels
-from engine import BatchLoader
 
 SAMPLES: dict[str, list[Any]] = {
     "int": [0, 1, 7, 2**31 - 1],

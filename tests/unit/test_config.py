@@ -111,6 +111,12 @@ ECR = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
             "'py310' does not pair with framework_version 2.6.0; valid: py312",
         ),
         ({"registry": {"inference_image_uri": "x"}}, "registry.inference_image_uri", "not an Amazon ECR image URI"),
+        (
+            {"registry": {"inference_py_version": "py39"}},
+            "registry.inference_py_version",
+            "'py39' is older than the serving code supports (Python 3.10+: py310 or later)",
+        ),
+        ({"model": {"input_mode": "Pipe"}}, "model.input_mode", "'File' or 'FastFile'"),
     ],
 )
 def test_invalid_stage_names_the_field(raw: dict[str, Any], field: str, detail: str) -> None:

@@ -101,6 +101,15 @@ def test_channels_are_folders_under_the_input_parameter(arguments: dict[str, Any
         }
 
 
+def test_input_mode_is_file_by_default_and_fastfile_on_request(arguments: dict[str, Any]) -> None:
+    """CreateTrainingJob's per-channel ``InputMode`` (Channel, SageMaker API Reference): File copies every object
+    before training starts; FastFile "streams data directly from S3 to the container with no code changes, and
+    provides file system access to the data" (TrainingInputMode)."""
+    assert all("InputMode" not in channel or channel["InputMode"] == "File" for channel in arguments["InputDataConfig"])
+    fast = training_step(render_pipeline_definition(make_request(input_mode="FastFile")))["Arguments"]
+    assert [channel["InputMode"] for channel in fast["InputDataConfig"]] == ["FastFile"] * len(contract.CHANNELS)
+
+
 def test_retry_policies(rendered: str) -> None:
     policies = training_step(rendered)["RetryPolicies"]
     exception_types = {kind for policy in policies for kind in policy["ExceptionType"]}
@@ -147,6 +156,17 @@ def test_multi_instance_gpu_uses_torchrun_and_encrypts_traffic() -> None:
     assert args["ResourceConfig"]["InstanceCount"] == 2
     assert "VolumeKmsKeyId" not in args["ResourceConfig"], "g5 has NVMe instance storage and takes no volume key"
     assert args["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
+
+
+def test_a_single_multi_gpu_instance_runs_one_process_per_gpu_through_torchrun() -> None:
+    """With ``sagemaker_torch_distributed_enabled`` the PyTorch toolkit runs ``torchrun --nproc_per_node
+    <GPUs found by nvidia-smi>`` (sagemaker-training 5.1.4, runner.py ``default_processes_per_host``;
+    tests/training/test_toolkit.py runs it). Without it, ml.g5.12xlarge x 1 ran one process on cuda:0."""
+    args = training_step(render_pipeline_definition(make_request(instance_type="ml.g5.12xlarge")))["Arguments"]
+    assert args["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert args["ResourceConfig"]["InstanceCount"] == 1
+    cpu = training_step(render_pipeline_definition(make_request(instance_type="ml.c5.2xlarge")))["Arguments"]
+    assert "sagemaker_torch_distributed_enabled" not in cpu["HyperParameters"]  # CPU: one process, as before
 
 
 def test_multi_instance_cpu_is_a_clear_error_naming_the_setting() -> None:
