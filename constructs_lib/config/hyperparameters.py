@@ -45,7 +45,7 @@ class Hyperparameter(StrictModel):
     exclusive_minimum: int | float | None = Field(None, description="Strict lower bound.")
     exclusive_maximum: int | float | None = Field(None, description="Strict upper bound.")
     choices: tuple[str | int | float, ...] | None = Field(
-        None, description="The only values allowed (scalar kinds), e.g. `[\"auto\", \"memory\", \"stream\"]`."
+        None, description='The only values allowed (scalar kinds), e.g. `["auto", "memory", "stream"]`.'
     )
 
     @model_validator(mode="after")
