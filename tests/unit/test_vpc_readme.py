@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,16 @@ def test_the_toolkit_pip_installs_requirements_before_the_entry_point(
     commands: list[Any] = []
     monkeypatch.delenv(modules.CA_REPOSITORY_ARN_ENV, raising=False)
     monkeypatch.setattr(process, "check_error", lambda cmd, *args, **kwargs: commands.append(cmd))
-    entry_point.install("train.py", str(tmp_path))
+    # The toolkit puts the code folder on sys.path and imports the entry point; keep that empty `train`
+    # module out of the rest of this process (the trainer's tests import the real one).
+    monkeypatch.setattr(sys, "path", [*sys.path])
+    previous = sys.modules.get("train")
+    try:
+        entry_point.install("train.py", str(tmp_path))
+    finally:
+        sys.modules.pop("train", None)
+        if previous is not None:
+            sys.modules["train"] = previous
     assert [shlex.join(cmd[1:]) for cmd in commands] == ["-m pip install -r requirements.txt"]  # no index: PyPI
     assert any(line.strip() for line in (PROJECT_ROOT / "training_src" / "requirements.txt").read_text().splitlines())
 
