@@ -31,16 +31,28 @@ def offline_env(**extra: str) -> dict[str, str]:
     return env
 
 
+CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
+"""A PATH with neither the venv nor the pinned Node: how ``node_modules/.bin/cdk synth`` is often run."""
+
+
 def run_cdk_synth(
-    outdir: Path, *args: str, prefix: list[str] | None = None, **env: str
+    outdir: Path, *args: str, prefix: list[str] | None = None, bare_path: bool = False, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CDK CLI's `cdk synth` into ``outdir``, offline (``prefix`` wraps the command)."""
+    """Run the real CDK CLI's `cdk synth` into ``outdir``, offline (``prefix`` wraps the command).
+
+    ``bare_path``: run it as ``node_modules/.bin/cdk`` with ``BARE_PATH``, so jsii finds the pinned Node
+    only through ``app.py`` (``JSII_NODE``), as when a user runs the CLI directly.
+    """
     home = outdir.parent / f"{outdir.name}-home"
     home.mkdir(exist_ok=True)
+    environment = offline_env(HOME=str(home), **env)
+    if bare_path:
+        environment["PATH"] = BARE_PATH
     return subprocess.run(
-        [*(prefix or []), "cdk", "synth", "--quiet", "--no-notices", "--output", str(outdir), *args],
+        [*(prefix or []), str(CDK_CLI), "synth", "--quiet", "--no-notices", "--output", str(outdir), *args],
         cwd=PROJECT_ROOT,
-        env=offline_env(HOME=str(home), **env),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=600,
@@ -57,26 +69,30 @@ class SessionSynth:
         cache_dir: the render cache it started empty and filled (a later synth reusing it is warm).
         socket_log: where the Python socket guard records network attempts (absent: none).
         in_network_namespace: whether it ran under ``unshare -n`` (Node and jsii had no network).
+        output: what the CLI printed (stdout and stderr).
     """
 
     outdir: Path
     cache_dir: Path
     socket_log: Path
     in_network_namespace: bool
+    output: str
 
 
 @pytest.fixture(scope="session")
 def session_synth(tmp_path_factory: pytest.TempPathFactory) -> SessionSynth:
     """One offline synth: AWS_* removed, an empty HOME, Python sockets guarded, ``unshare -n`` where
-    permitted, and a cold render cache, so every definition is rendered by the SDK in this run."""
+    permitted, a cold render cache (every definition is rendered by the SDK in this run), and the CLI run
+    as ``node_modules/.bin/cdk`` with a PATH that holds neither the venv nor the pinned Node."""
     root = tmp_path_factory.mktemp("synth")
     guard = install_socket_guard(root / "guard")
     prefix = network_namespace_prefix()
     cache_dir = root / "render-cache"
     outdir = root / "cdk.out"
-    result = run_cdk_synth(outdir, prefix=prefix, PIPELINE_DEFINITION_CACHE_DIR=str(cache_dir), **guard)
+    result = run_cdk_synth(outdir, prefix=prefix, bare_path=True, PIPELINE_DEFINITION_CACHE_DIR=str(cache_dir), **guard)
     assert result.returncode == 0, result.stderr
-    return SessionSynth(outdir, cache_dir, Path(guard["SOCKET_GUARD_LOG"]), bool(prefix))
+    output = result.stdout + result.stderr
+    return SessionSynth(outdir, cache_dir, Path(guard["SOCKET_GUARD_LOG"]), bool(prefix), output)
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,7 @@ class Installed:
     package_before: dict[str, tuple[int, int]]
     package_after: dict[str, tuple[int, int]]
     cdk_json: dict[str, Any]
+    output: str
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     env = offline_env(HOME=str(home))
     env.pop("PYTHONPATH", None)
     env.pop("PIPELINE_DEFINITION_CACHE_DIR", None)
-    run([str(cdk), "synth", "--quiet", "--no-notices"], cwd=app_dir, env={**env, "PYTHONNOUSERSITE": "1"})
+    synth = run([str(cdk), "synth", "--quiet", "--no-notices"], cwd=app_dir, env={**env, "PYTHONNOUSERSITE": "1"})
     template = json.loads((app_dir / "cdk.out" / "ChurnTraining.template.json").read_text())
-    return Installed(app_dir, template, site_packages, before, snapshot(package), cdk_json)
+    return Installed(app_dir, template, site_packages, before, snapshot(package), cdk_json, synth.stdout + synth.stderr)
 
 
 def test_the_wheel_holds_the_library_and_the_bundled_trainer(installed: Installed) -> None:
@@ -113,6 +114,8 @@ def test_the_wheel_holds_the_library_and_the_bundled_trainer(installed: Installe
 
 def test_it_synthesized_with_no_feature_flags(installed: Installed) -> None:
     assert not any(key.startswith("@aws-cdk") for key in installed.cdk_json["context"])
+    # The CLI says so: the negative case of tests/test_cdk_cli_conventions.py (this repository's app has them all).
+    assert "feature flags are not configured" in installed.output
     types = {resource["Type"] for resource in installed.template["Resources"].values()}
     assert {"AWS::SageMaker::Pipeline", "AWS::SageMaker::ModelPackageGroup", "AWS::KMS::Key"} <= types
 
