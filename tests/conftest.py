@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from constructs_lib.definition.checks import all_steps
 from constructs_lib.node_runtime import use_pinned_node
@@ -80,19 +81,44 @@ class SessionSynth:
 
 
 @pytest.fixture(scope="session")
-def session_synth(tmp_path_factory: pytest.TempPathFactory) -> SessionSynth:
+def session_synth(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SessionSynth:
     """One offline synth: AWS_* removed, an empty HOME, Python sockets guarded, ``unshare -n`` where
     permitted, a cold render cache (every definition is rendered by the SDK in this run), and the CLI run
-    as ``node_modules/.bin/cdk`` with a PATH that holds neither the venv nor the pinned Node."""
-    root = tmp_path_factory.mktemp("synth")
-    guard = install_socket_guard(root / "guard")
-    prefix = network_namespace_prefix()
-    cache_dir = root / "render-cache"
-    outdir = root / "cdk.out"
-    result = run_cdk_synth(outdir, prefix=prefix, bare_path=True, PIPELINE_DEFINITION_CACHE_DIR=str(cache_dir), **guard)
-    assert result.returncode == 0, result.stderr
-    output = result.stdout + result.stderr
-    return SessionSynth(outdir, cache_dir, Path(guard["SOCKET_GUARD_LOG"]), bool(prefix), output)
+    as ``node_modules/.bin/cdk`` with a PATH that holds neither the venv nor the pinned Node.
+
+    Made once per test run: the xdist workers share it through a file lock in their common temp folder.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base
+    record = shared / "session-synth.json"
+    with FileLock(str(shared / "session-synth.lock")):
+        if record.is_file():
+            fields = json.loads(record.read_text())
+            return SessionSynth(
+                Path(fields["outdir"]),
+                Path(fields["cache_dir"]),
+                Path(fields["socket_log"]),
+                bool(fields["in_network_namespace"]),
+                str(fields["output"]),
+            )
+        root = shared / "session-synth"
+        guard = install_socket_guard(root / "guard")
+        prefix = network_namespace_prefix()
+        cache_dir = root / "render-cache"
+        outdir = root / "cdk.out"
+        result = run_cdk_synth(
+            outdir, prefix=prefix, bare_path=True, PIPELINE_DEFINITION_CACHE_DIR=str(cache_dir), **guard
+        )
+        assert result.returncode == 0, result.stderr
+        synth = SessionSynth(
+            outdir, cache_dir, Path(guard["SOCKET_GUARD_LOG"]), bool(prefix), result.stdout + result.stderr
+        )
+        record.write_text(
+            json.dumps(
+                {**{k: str(v) for k, v in vars(synth).items()}, "in_network_namespace": synth.in_network_namespace}
+            )
+        )
+        return synth
 
 
 @pytest.fixture(scope="session")
