@@ -210,3 +210,25 @@ def source_bundle_path(synthesized_outdir: Path, templates: dict[str, dict[str, 
     path = synthesized_outdir / f"asset.{submit_directory_asset_hash(templates['dev'])}.tar.gz"
     assert path.is_file(), f"{path} missing from cdk.out"
     return path
+
+
+SLOW_FIRST = (
+    "tests/training/test_ranks.py",
+    "tests/training/test_train_e2e.py",
+    "tests/training/test_toolkit.py",
+    "tests/library/test_installed_example.py",
+    "tests/training/test_resume.py",
+    "tests/test_offline_synth.py",
+    "tests/training/",
+)
+"""Files that take longest, handed out first: xdist gives each worker the next file when it is free, so
+long files last would leave one worker running them alone at the end (order only; each file's own order
+is kept)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)
