@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, CfnResource, Stack
+from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -66,8 +66,20 @@ class PublishedCodeBundle(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, bundle: Path, artifacts_bucket: s3.IBucket, key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bundle: Path,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
+        """Args:
+        bundle: the ``sourcedir-<sha>.tar.gz`` file.
+        artifacts_bucket / key: where the bundle is kept, and the key that bucket encrypts with.
+        removal_policy: what stack deletion does to the copy function's log group (the stage's policy).
+        """
         super().__init__(scope, construct_id)
         self.asset = s3_assets.Asset(self, "Asset", path=str(bundle))
         self.object_key = f"{CODE_PREFIX}{bundle.name}"
@@ -83,7 +95,7 @@ class PublishedCodeBundle(Construct):
             physical_resource_id=cr.PhysicalResourceId.of(self.object_key),
             logging=cr.Logging.with_data_hidden(),
         )
-        role, log_group = _copy_role_and_logs(Stack.of(self))
+        role, log_group = _copy_role_and_logs(Stack.of(self), removal_policy)
         source = f"arn:{Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"
         self.copy = cr.AwsCustomResource(
             self,
@@ -113,14 +125,27 @@ class PublishedCodeBundle(Construct):
         _acknowledge_handler(Stack.of(self))
 
 
-def _copy_role_and_logs(stack: Stack) -> tuple[iam.Role, logs.LogGroup]:
-    """The stack's one copy role and log group, created by the first bundle of the stack."""
+def _copy_role_and_logs(stack: Stack, removal_policy: RemovalPolicy) -> tuple[iam.Role, logs.LogGroup]:
+    """The stack's one copy role and log group, created by the first bundle of the stack.
+
+    CDK runs every ``AwsCustomResource`` of a stack in one function, made with the role and log group of
+    the first one: when the app made one before, that function copies the bundle (with this bundle's
+    policy attached to its role), and a warning says so.
+    """
+    singleton = stack.node.try_find_child(SINGLETON_ID)
+    if singleton is not None and stack.node.try_find_child(COPY_ROLE_ID) is None:
+        Annotations.of(stack).add_warning_v2(
+            "constructs-lib:codeCopyRole",
+            "an AwsCustomResource made before the first SageMakerTrainingPipeline runs every AwsCustomResource "
+            "of this stack: the code-bundle copies run under its role (with their own policies attached), not "
+            "under CodeCopyRole",
+        )
     existing = stack.node.try_find_child(COPY_ROLE_ID)
     if isinstance(existing, iam.Role):
         log_group = stack.node.find_child(COPY_LOGS_ID)
         assert isinstance(log_group, logs.LogGroup)
         return existing, log_group
-    log_group = logs.LogGroup(stack, COPY_LOGS_ID, retention=logs.RetentionDays.ONE_YEAR)
+    log_group = logs.LogGroup(stack, COPY_LOGS_ID, retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy)
     role = iam.Role(
         stack,
         COPY_ROLE_ID,

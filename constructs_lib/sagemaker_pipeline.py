@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -63,6 +64,7 @@ class SageMakerPipeline(Construct):
         training_role: iam.IRole,
         pipeline_role: iam.IRole,
         model_registry: ModelRegistry,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """Args:
         request: the rendering inputs, with the placeholders of ``render_cache`` for deploy-time names.
@@ -71,6 +73,7 @@ class SageMakerPipeline(Construct):
         description: the pipeline's description.
         data_bucket / artifacts_bucket / key / training_role / pipeline_role / model_registry: what the
             placeholders stand for, and what the pipeline runs as and registers into.
+        removal_policy: the stage's policy for what stack deletion removes (the code copy's log group).
 
         Raises:
             FieldError: naming the setting that the bundle, the SDK or the definition checks reject.
@@ -81,7 +84,7 @@ class SageMakerPipeline(Construct):
         except SourceBundleError as error:
             raise FieldError(error.field, error.detail) from None
         self.code_bundle = PublishedCodeBundle(
-            self, "CodeBundle", bundle=bundle, artifacts_bucket=artifacts_bucket, key=key
+            self, "CodeBundle", bundle=bundle, artifacts_bucket=artifacts_bucket, key=key, removal_policy=removal_policy
         )
         self.code_asset = self.code_bundle.asset
         self.pipeline_name = request.pipeline_name

@@ -148,14 +148,14 @@ class SageMakerTrainingPipeline(Construct):
             description="Lets SageMaker Pipelines run the training jobs and register the models of stage "
             f"{props.stage_name}",
         )
-        destroy = props.storage.removal_policy == "destroy"
+        removal = RemovalPolicy.DESTROY if props.storage.removal_policy == "destroy" else RemovalPolicy.RETAIN
         self.model_registry = ModelRegistry(
             self,
             "ModelRegistry",
             group_name=props.resolved_model_package_group_name,
             stage_name=props.stage_name,
             pipeline_name=self.pipeline_name,
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            removal_policy=removal,
         )
         request = self._definition_request(props, region, hyperparameter_values)
         try:
@@ -172,6 +172,7 @@ class SageMakerTrainingPipeline(Construct):
                 training_role=self.training_role,
                 pipeline_role=self.pipeline_role,
                 model_registry=self.model_registry,
+                removal_policy=removal,
             )
         except FieldError as error:
             raise PropsError(self.node.path, [(error.field, error.detail)]) from None

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.config.errors import FieldError, PropsError, validation_problems
-from constructs_lib.config.hyperparameters import HyperparametersBase
+from constructs_lib.config.hyperparameters import HyperparametersBase, hyperparameter_length_problems
 from constructs_lib.config.model_config import ModelSettings
 from constructs_lib.config.python_floor import floor_problem
 from constructs_lib.config.reference_docs import CDK_TYPE
@@ -145,10 +145,12 @@ def validate_props(construct_path: str, region: str, raw: dict[str, Any]) -> tup
 
 def _hyperparameter_values(props: TrainingPipelineProps, problems: list[tuple[str, str]]) -> HyperparametersBase | None:
     try:
-        return props.trainer.hyperparameters_model().model_validate(props.hyperparameters)
+        values = props.trainer.hyperparameters_model().model_validate(props.hyperparameters)
     except ValidationError as error:
         problems += [(f"hyperparameters.{field}", detail) for field, detail in validation_problems(error)]
         return None
+    problems += [(f"hyperparameters.{name}", detail) for name, detail in hyperparameter_length_problems(values)]
+    return values
 
 
 def _channels_problem(props: TrainingPipelineProps, _region: str) -> FieldError | None:

@@ -149,6 +149,10 @@ def resident_bytes(status: Path = Path("/proc/self/status")) -> int:
     return 0
 
 
+SCRATCH_ROWS = 65_536
+"""``decode.READ_BATCH_ROWS``: the rows of one channel's conversion scratch (``decode.ChannelScratch``)."""
+
+
 def estimate(shares: dict[str, int], features: int, largest_group_bytes: int, resident: int = 0) -> Need:
     """Bytes per rank still to be taken: float32 features and labels of its shares plus ``FIXED_BYTES`` in
     memory; a shuffle buffer, the largest row group being decoded and ``FIXED_BYTES`` when streaming. What the
@@ -156,6 +160,9 @@ def estimate(shares: dict[str, int], features: int, largest_group_bytes: int, re
     was computed from, so it comes off the fixed part (never below a quarter of it)."""
     row_bytes = 4 * (features + 1)
     data = sum(rows * row_bytes for rows in shares.values())
+    # Channels load side by side, each through a float32 scratch of up to SCRATCH_ROWS rows of every feature:
+    # with thousands of features that is hundreds of MiB per channel, beyond what FIXED_BYTES was measured with.
+    data += sum(min(rows, SCRATCH_ROWS) for rows in shares.values()) * 4 * features
     fixed = max(FIXED_BYTES - resident, FIXED_BYTES // 4)
     detail = ", ".join(f"{name} {rows:,} rows" for name, rows in shares.items())
     return Need(data + fixed, SHUFFLE_BUFFER_BYTES * 3 // 2 + largest_group_bytes + fixed,

@@ -38,6 +38,13 @@ CDK_JSON_KEYS = frozenset(
         "progress",
         "staging",
         "ci",
+        "outputsFile",
+        "bundlingStacks",
+        "assetParallelism",
+        "assetPrebuild",
+        "concurrency",
+        "roleArn",
+        "unstable",
     }
 )
 """Top-level keys the CDK CLI understands in ``cdk.json``."""

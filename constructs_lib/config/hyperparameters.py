@@ -140,6 +140,30 @@ def serialize_hyperparameter(spec: Hyperparameter, value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+MAX_HYPERPARAMETER_VALUE_LENGTH = 2500
+"""CreateTrainingJob.HyperParameters: each value at most 2500 characters (botocore's ``HyperParameterValue``)."""
+
+
+def hyperparameter_length_problems(values: HyperparametersBase) -> list[tuple[str, str]]:
+    """``(name, detail)`` for each value longer than CreateTrainingJob takes, as the request carries it.
+
+    The SageMaker SDK JSON-encodes each string again (``"[\\"a\\",...]"``), so the limit applies to that form;
+    a long ``feature_columns`` list passes synth otherwise and fails the first run with a ValidationException.
+    """
+    problems = []
+    for name, text in values.serialize_config().items():
+        sent = len(json.dumps(text))
+        if sent > MAX_HYPERPARAMETER_VALUE_LENGTH:
+            problems.append(
+                (
+                    name,
+                    f"{sent} characters as CreateTrainingJob receives it (JSON-encoded); at most "
+                    f"{MAX_HYPERPARAMETER_VALUE_LENGTH}: shorten it",
+                )
+            )
+    return problems
+
+
 class HyperparametersBase(StrictModel):
     """A trainer's hyperparameter values; subclasses are generated from its specs (``hyperparameters_model``)."""
 

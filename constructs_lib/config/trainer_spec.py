@@ -41,8 +41,6 @@ MAX_METRIC_DEFINITIONS = 40
 """AlgorithmSpecification.MetricDefinitions: at most 40."""
 MAX_METRIC_NAME_LENGTH = 255
 MAX_METRIC_REGEX_LENGTH = 500
-MAX_HYPERPARAMETER_VALUE_LENGTH = 2500
-"""CreateTrainingJob.HyperParameters: each value at most 2500 characters."""
 MAX_USER_HYPERPARAMETERS = 90
 """CreateTrainingJob takes at most 100 hyperparameters; the SDK adds its own ``sagemaker_*`` entries."""
 RESERVED_PREFIX = "sagemaker_"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 from pathlib import Path
 
@@ -53,9 +54,14 @@ def _code_fingerprint() -> str:
 
 
 def definition_cache_key(request: DefinitionRequest) -> str:
-    """Cache key: the request, the rendering code and the SDK and library versions."""
+    """Cache key: the request, the rendering code and the SDK and library versions.
+
+    The hyperparameters also go in as the strings SageMaker receives: two trainers may dump the same values
+    while their kinds serialize them differently (``"abc"`` as ``str`` or as ``json``).
+    """
     digest = hashlib.sha256(_code_fingerprint().encode())
     digest.update(request.model_dump_json().encode())
+    digest.update(json.dumps(request.hyperparameters.serialize_config(), sort_keys=True).encode())
     return digest.hexdigest()
 
 

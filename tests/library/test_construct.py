@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
@@ -250,3 +250,28 @@ def test_pinned_flags_make_the_resources_independent_of_the_apps_flags() -> None
         SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team")
         templates.append(Template.from_stack(stack).to_json()["Resources"])
     assert templates[0] == templates[1]
+
+
+def test_a_destroy_stage_removes_the_code_copy_log_group_with_it() -> None:
+    stack = plain_stack()
+    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team", storage={"removal_policy": "destroy"})
+    groups = resources_of(Template.from_stack(stack).to_json(), "AWS::Logs::LogGroup")
+    assert [g["DeletionPolicy"] for k, g in groups.items() if k.startswith("CodeCopyLogs")] == ["Delete"]
+
+
+def test_an_earlier_aws_custom_resource_is_reported() -> None:
+    """CDK runs every AwsCustomResource of a stack in the function the first one made, under its role."""
+    from aws_cdk import custom_resources as cr
+
+    stack = plain_stack()
+    call = cr.AwsSdkCall(service="S3", action="listBuckets", physical_resource_id=cr.PhysicalResourceId.of("x"))
+    cr.AwsCustomResource(
+        stack,
+        "Earlier",
+        on_create=call,
+        install_latest_aws_sdk=False,
+        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
+    )
+    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team")
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("code-bundle copies run"))
+    assert len(warnings) == 1

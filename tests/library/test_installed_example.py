@@ -104,6 +104,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def test_the_wheel_holds_the_library_and_the_bundled_trainer(installed: Installed) -> None:
     package = installed.site_packages / "constructs_lib"
+    # every module of the library, the automation constructs and the deployer Lambda's code included
+    library = PROJECT_ROOT / "constructs_lib"
+    modules = {str(p.relative_to(library)) for p in library.rglob("*.py") if "__pycache__" not in p.parts}
+    shipped = {str(p.relative_to(package)) for p in package.rglob("*.py") if "__pycache__" not in p.parts}
+    assert modules <= shipped, sorted(modules - shipped)
+    assert "automation/runtime/endpoint_deployer/handler.py" in shipped
     assert (package / "default_trainer" / "train.py").is_file()
     assert (package / "default_trainer" / "contract.py").is_file()
     assert (package / "default_trainer" / "requirements.txt").is_file()

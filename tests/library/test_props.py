@@ -161,3 +161,18 @@ def test_errors_name_the_construct_path_and_are_config_errors() -> None:
 def test_a_mistyped_region_image_combination_names_the_setting() -> None:
     ((field, detail),) = problems_of(stage_name="team", model={"framework_version": "1.0.0"})
     assert field.startswith("model.") and "1.0.0" in detail
+
+
+def test_a_hyperparameter_value_longer_than_the_api_takes_is_refused() -> None:
+    """CreateTrainingJob.HyperParameters values are at most 2500 characters (botocore's HyperParameterValue),
+    as the SDK sends them: JSON-encoded once more. 200 real column names pass pydantic but not the API."""
+    from constructs_lib.config.api_shapes import sagemaker_shapes
+    from constructs_lib.config.hyperparameters import MAX_HYPERPARAMETER_VALUE_LENGTH
+
+    assert sagemaker_shapes()["HyperParameterValue"]["max"] == MAX_HYPERPARAMETER_VALUE_LENGTH
+    columns = [f"customer_feature_{index:03d}" for index in range(200)]
+    ((field, detail),) = problems_of(stage_name="team", hyperparameters={"feature_columns": columns})
+    assert field == "hyperparameters.feature_columns"
+    assert "as CreateTrainingJob receives it (JSON-encoded); at most 2500" in detail
+    stack = plain_stack()  # a list that fits is fine
+    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team", hyperparameters={"feature_columns": columns[:20]})

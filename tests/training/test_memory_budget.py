@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import decode
 import memory_budget
 import pytest
 from failure import TrainingError
@@ -76,12 +77,21 @@ def test_the_mode_follows_the_setting_and_the_memory(
     setting: str, available_gib: float, mode: str, fragment: str
 ) -> None:
     need = estimate({"train": 40_000_000, "val": 1_000_000}, 9, 64 << 20)
-    assert need.in_memory == 41_000_000 * 40 + memory_budget.FIXED_BYTES
+    scratch = 2 * memory_budget.SCRATCH_ROWS * 4 * 9  # one conversion scratch per channel, loaded side by side
+    assert need.in_memory == 41_000_000 * 40 + scratch + memory_budget.FIXED_BYTES
     loaded = estimate({"train": 40_000_000, "val": 1_000_000}, 9, 64 << 20, resident=300 << 20)
     assert loaded.in_memory == need.in_memory - (300 << 20)  # already resident: already counted as used
     assert memory_budget.resident_bytes() > 50 << 20  # this process, torch loaded
     chosen, reason = choose(setting, need, Available(int(available_gib * GIB), "MemAvailable"), 1)
     assert chosen == mode and fragment in reason, reason
+
+
+def test_wide_data_counts_each_channels_conversion_scratch() -> None:
+    """2,000 features: three channels' scratches are ~1.5 GiB, which the fixed part (measured narrow) cannot hold."""
+    narrow = estimate({"train": 100_000, "val": 20_000, "test": 20_000}, 2_000, 64 << 20)
+    scratch = (memory_budget.SCRATCH_ROWS + 20_000 + 20_000) * 4 * 2_000
+    assert narrow.in_memory == 140_000 * 4 * 2_001 + scratch + memory_budget.FIXED_BYTES
+    assert memory_budget.SCRATCH_ROWS == decode.READ_BATCH_ROWS
 
 
 def test_forced_memory_that_does_not_fit_stops_with_needed_available_and_fix() -> None:

@@ -69,3 +69,18 @@ def test_missing_entry_point_or_folder_is_a_clear_error(tmp_path: Path) -> None:
         build_source_bundle_bytes(TRAINING_SRC, "nope.py")
     with pytest.raises(ConfigError, match=r"trainer\.source_dir: .* is not a directory"):
         build_source_bundle_bytes(tmp_path / "missing", "train.py")
+
+
+def test_the_render_cache_key_follows_how_hyperparameters_are_sent() -> None:
+    """Two trainers whose values dump alike but serialize differently (str vs json kind) never share a definition."""
+    from constructs_lib.config.hyperparameters import Hyperparameter, hyperparameters_model
+    from constructs_lib.definition.render_cache import definition_cache_key
+    from tests.unit.definition_requests import make_request
+
+    as_text = hyperparameters_model({"x": Hyperparameter(kind="str", default="abc")})()
+    as_json = hyperparameters_model({"x": Hyperparameter(kind="json", default="abc")})()
+    assert as_text.model_dump_json() == as_json.model_dump_json()
+    assert as_text.serialize_config() != as_json.serialize_config()
+    assert definition_cache_key(make_request(hyperparameters=as_text)) != definition_cache_key(
+        make_request(hyperparameters=as_json)
+    )
