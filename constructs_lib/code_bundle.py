@@ -5,9 +5,9 @@ A step that SageMaker Pipelines retries after a redeploy starts a new training j
 under the job's role). A grant on the current CDK asset object only would deny that retry, and a
 grant on the whole CDK asset bucket would let the job read every app's assets in the account.
 
-So the bundle is published as a CDK file asset, as before, and then copied once (S3 CopyObject, by
-CDK's ``AwsCustomResource``) to ``s3://<artifacts bucket>/code/sourcedir-<sha256[:16]>.tar.gz``: a
-content-addressed key in the stage's own bucket, encrypted with the stage's key. A new bundle gets a
+So the bundle is published as a CDK file asset, as before, and then copied once (S3 CopyObject, by a
+custom resource, ``runtime/code_copy.py``) to ``s3://<artifacts bucket>/code/sourcedir-<sha256[:16]>.tar.gz``:
+a content-addressed key in the stage's own bucket, encrypted with the stage's key. A new bundle gets a
 new key and nothing deletes the old ones, so every definition ever deployed still finds its code, and
 the training role reads ``code/*`` of its own bucket only. The bundles are kept: each is tens of
 kilobytes, and an age-based expiry would also delete the bundle of a pipeline whose code has not
@@ -17,46 +17,46 @@ CopyObject needs ``s3:GetObject`` on the source and ``s3:PutObject`` on the dest
 into an SSE-KMS bucket needs ``kms:GenerateDataKey`` (Amazon S3 API Reference, CopyObject,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html; Amazon S3 User Guide,
 "Using server-side encryption with AWS KMS keys"): those three, on exactly those objects and that key.
+
+The copy function is the library's own (inline code, no asset), one per stack, with its own role and
+log group: nothing else in the app runs under that role, and synth stages no handler folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws, CfnResource, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnResource, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_checkov, acknowledge_nag, nag_arn
 
 CODE_PREFIX = "code/"
 """Artifacts-bucket prefix of the content-addressed code bundles."""
-COPY_ROLE_ID = "CodeCopyRole"
-COPY_LOGS_ID = "CodeCopyLogs"
-SINGLETON_ID = "AWS679f53fac002430cb0da5b7982bd2287"
-"""The construct id CDK gives the one ``AwsCustomResource`` function of a stack."""
+COPY_FUNCTION_ID = "CodeCopyFunction"
+COPY_RESOURCE_TYPE = "Custom::CodeBundleCopy"
+HANDLER_SOURCE = Path(__file__).resolve().parent / "runtime" / "code_copy.py"
+INLINE_CODE_LIMIT = 4096
+"""Lambda's ``Code.ZipFile``: at most 4096 characters (AWS::Lambda::Function Code, CloudFormation User Guide)."""
 HANDLER_SKIPS = {
-    "CKV_AWS_115": "CDK's AwsCustomResource function runs only while CloudFormation deploys this stack; reserving "
+    "CKV_AWS_115": "The code-copy function runs only while CloudFormation deploys this stack; reserving "
     "concurrency for it would only take capacity from the account's unreserved pool.",
-    "CKV_AWS_116": "CloudFormation invokes the AwsCustomResource function synchronously and receives its failure as "
-    "the custom resource response; a dead-letter queue only applies to asynchronous invocations.",
-    "CKV_AWS_117": "The AwsCustomResource function only calls the S3 API (CopyObject); a VPC would need a NAT "
-    "gateway or an S3 endpoint for no isolation gain. CDK creates it outside any VPC.",
-    "CKV_AWS_173": "The AwsCustomResource function has no environment variables with data to encrypt.",
+    "CKV_AWS_116": "CloudFormation invokes the code-copy function synchronously and receives its failure as the "
+    "custom resource response; a dead-letter queue only applies to asynchronous invocations.",
+    "CKV_AWS_117": "The code-copy function only calls the S3 API (CopyObject); a VPC would need a NAT "
+    "gateway or an S3 endpoint for no isolation gain.",
+    "CKV_AWS_173": "The code-copy function has no environment variables.",
 }
 
 
 class PublishedCodeBundle(Construct):
     """The code bundle as a CDK file asset, copied to ``code/<bundle file name>`` in the artifacts bucket.
-
-    The copy runs in CDK's one ``AwsCustomResource`` function of the stack, under ``CodeCopyRole``: one
-    role per stack, created by the first bundle, trusted by Lambda only, with no managed policy (its own
-    log group's streams only); each bundle attaches its own policy (its object, its key) to it.
 
     Attributes:
         asset: the CDK file asset (what ``cdk deploy`` uploads).
@@ -84,71 +84,55 @@ class PublishedCodeBundle(Construct):
         self.asset = s3_assets.Asset(self, "Asset", path=str(bundle))
         self.object_key = f"{CODE_PREFIX}{bundle.name}"
         self.s3_uri = f"s3://{artifacts_bucket.bucket_name}/{self.object_key}"
-        copy_call = cr.AwsSdkCall(
-            service="S3",
-            action="copyObject",
-            parameters={
-                "Bucket": artifacts_bucket.bucket_name,
-                "Key": self.object_key,
-                "CopySource": f"{self.asset.s3_bucket_name}/{self.asset.s3_object_key}",
-            },
-            physical_resource_id=cr.PhysicalResourceId.of(self.object_key),
-            logging=cr.Logging.with_data_hidden(),
-        )
-        role, log_group = _copy_role_and_logs(Stack.of(self), removal_policy)
+        function = copy_function(Stack.of(self), removal_policy)
         source = f"arn:{Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"
-        self.copy = cr.AwsCustomResource(
+        policy = iam.Policy(
+            self,
+            "CopyPolicy",
+            roles=[function.role] if function.role else [],
+            statements=[
+                iam.PolicyStatement(sid="ReadCodeAsset", actions=["s3:GetObject"], resources=[source]),
+                iam.PolicyStatement(
+                    sid="WriteCodeBundle",
+                    actions=["s3:PutObject"],
+                    resources=[artifacts_bucket.arn_for_objects(self.object_key)],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptCodeBundle",
+                    actions=["kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+                ),
+            ],
+        )
+        self.copy = CustomResource(
             self,
             "Copy",
-            on_create=copy_call,
-            on_update=copy_call,  # a new bundle is a new object; the old one stays for old definitions
-            install_latest_aws_sdk=False,  # no npm download at deploy time: the runtime's SDK has CopyObject
-            role=role,
-            log_group=log_group,
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(sid="ReadCodeAsset", actions=["s3:GetObject"], resources=[source]),
-                    iam.PolicyStatement(
-                        sid="WriteCodeBundle",
-                        actions=["s3:PutObject"],
-                        resources=[artifacts_bucket.arn_for_objects(self.object_key)],
-                    ),
-                    iam.PolicyStatement(
-                        sid="EncryptCodeBundle",
-                        actions=["kms:GenerateDataKey"],
-                        resources=[key.key_arn],
-                        conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-                    ),
-                ]
-            ),
+            service_token=function.function_arn,
+            resource_type=COPY_RESOURCE_TYPE,
+            properties={
+                "SourceBucket": self.asset.s3_bucket_name,
+                "SourceKey": self.asset.s3_object_key,
+                "Bucket": artifacts_bucket.bucket_name,
+                "Key": self.object_key,
+            },
         )
-        _acknowledge_handler(Stack.of(self))
+        self.copy.node.add_dependency(policy)  # the copy runs only once its grants exist
 
 
-def _copy_role_and_logs(stack: Stack, removal_policy: RemovalPolicy) -> tuple[iam.Role, logs.LogGroup]:
-    """The stack's one copy role and log group, created by the first bundle of the stack.
-
-    CDK runs every ``AwsCustomResource`` of a stack in one function, made with the role and log group of
-    the first one: when the app made one before, that function copies the bundle (with this bundle's
-    policy attached to its role), and a warning says so.
-    """
-    singleton = stack.node.try_find_child(SINGLETON_ID)
-    if singleton is not None and stack.node.try_find_child(COPY_ROLE_ID) is None:
-        Annotations.of(stack).add_warning_v2(
-            "constructs-lib:codeCopyRole",
-            "an AwsCustomResource made before the first SageMakerTrainingPipeline runs every AwsCustomResource "
-            "of this stack: the code-bundle copies run under its role (with their own policies attached), not "
-            "under CodeCopyRole",
-        )
-    existing = stack.node.try_find_child(COPY_ROLE_ID)
-    if isinstance(existing, iam.Role):
-        log_group = stack.node.find_child(COPY_LOGS_ID)
-        assert isinstance(log_group, logs.LogGroup)
-        return existing, log_group
-    log_group = logs.LogGroup(stack, COPY_LOGS_ID, retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy)
+def copy_function(stack: Stack, removal_policy: RemovalPolicy) -> lambda_.Function:
+    """The stack's one code-copy function, its role and its log group (made by the first bundle)."""
+    existing = stack.node.try_find_child(COPY_FUNCTION_ID)
+    if isinstance(existing, lambda_.Function):
+        return existing
+    source = HANDLER_SOURCE.read_text(encoding="utf-8")
+    assert len(source) <= INLINE_CODE_LIMIT, f"{HANDLER_SOURCE} is over Lambda's inline code limit"
+    log_group = logs.LogGroup(
+        stack, f"{COPY_FUNCTION_ID}Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy
+    )
     role = iam.Role(
         stack,
-        COPY_ROLE_ID,
+        f"{COPY_FUNCTION_ID}Role",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description="Copies each training code bundle into its stage's artifacts bucket at deploy time",
     )
@@ -160,6 +144,39 @@ def _copy_role_and_logs(stack: Stack, removal_policy: RemovalPolicy) -> tuple[ia
             sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[streams]
         )
     )
+    function = lambda_.Function(
+        stack,
+        COPY_FUNCTION_ID,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline(source),
+        role=role,
+        log_group=log_group,
+        timeout=Duration.minutes(2),
+        memory_size=256,
+        description="Copies the training code bundle of each deploy into the stage's bucket (keeps old ones)",
+    )
+    # CDK lists the role and its policy; the Role GetAtt already orders the role first (cfn-lint W3005).
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert isinstance(policy, CfnResource) and isinstance(function.node.default_child, CfnResource)
+    function.node.default_child.add_override("DependsOn", [stack.resolve(policy.logical_id)])
+    _acknowledge(stack, function, role, streams, log_group)
+    return function
+
+
+def _acknowledge(
+    stack: Stack, function: lambda_.Function, role: iam.Role, streams: str, log_group: logs.LogGroup
+) -> None:
+    resource = function.node.default_child
+    assert isinstance(resource, CfnResource)
+    for check_id, reason in HANDLER_SKIPS.items():
+        acknowledge_checkov(resource, check_id, reason)
+    acknowledge_checkov(
+        log_group,
+        "CKV_AWS_158",
+        "The copy function logs only the outcome of its CopyObject calls: no training data or secrets reach "
+        "this log group.",
+    )
     acknowledge_nag(
         role.node.find_child("DefaultPolicy"),
         NagAcknowledgement(
@@ -169,27 +186,3 @@ def _copy_role_and_logs(stack: Stack, removal_policy: RemovalPolicy) -> tuple[ia
             (f"Resource::{nag_arn(stack, streams)}",),
         ),
     )
-    acknowledge_checkov(
-        log_group,
-        "CKV_AWS_158",
-        "The copy function logs only the status of its CopyObject calls, with request and response data hidden "
-        "(Logging.with_data_hidden): no training data or secrets reach this log group.",
-    )
-    return role, log_group
-
-
-def _acknowledge_handler(stack: Stack) -> None:
-    """checkov's Lambda checks on CDK's one AwsCustomResource function of the stack (recorded once).
-
-    The function waits for its role's policy only: CDK also lists the role, which its ``Role`` GetAtt
-    already orders first (cfn-lint W3005).
-    """
-    function = stack.node.try_find_child(SINGLETON_ID)
-    resource = function.node.default_child if function is not None else None
-    if isinstance(resource, CfnResource) and not resource.get_metadata("checkov"):
-        for check_id, reason in HANDLER_SKIPS.items():
-            acknowledge_checkov(resource, check_id, reason)
-        role = stack.node.try_find_child(COPY_ROLE_ID)
-        policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
-        if policy is not None and isinstance(policy.node.default_child, CfnResource):
-            resource.add_override("DependsOn", [stack.resolve(policy.node.default_child.logical_id)])

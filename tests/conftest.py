@@ -191,16 +191,14 @@ def submit_directory_asset_hash(template: dict[str, Any]) -> str:
     """The asset hash of the code bundle the pipeline's ``sagemaker_submit_directory`` is copied from.
 
     The definition names ``s3://<artifacts bucket>/code/sourcedir-<sha>.tar.gz``; the custom resource that
-    copies it there names the CDK asset it copies (``CopySource``).
+    copies it there names the CDK asset it copies (``SourceKey``).
     """
     definition = json.dumps(pipeline_definition_parts(template))
     (bundle,) = set(re.findall(r"code/(sourcedir-[0-9a-f]{16}\.tar\.gz)", definition))
     for resource in template["Resources"].values():
-        create = json.dumps(resource.get("Properties", {}).get("Create", ""))
-        if resource["Type"] == "Custom::AWS" and bundle in create:
-            match = re.search(r"/([0-9a-f]{64})\.gz", create)
-            if match:
-                return match.group(1)
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "Custom::CodeBundleCopy" and properties.get("Key") == f"code/{bundle}":
+            return str(properties["SourceKey"]).removesuffix(".gz")
     raise AssertionError(f"no custom resource copies {bundle} from a CDK asset")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Match, Template
 
 from constructs_lib.config.default_trainer import default_trainer
 from constructs_lib.training_pipeline import SageMakerTrainingPipeline
@@ -105,9 +105,9 @@ def test_the_pipeline_waits_for_both_roles_policies(defaults: Built) -> None:
     """Without these, a first execution could start before PassRole and the S3/KMS grants exist."""
     (pipeline,) = resources_of(defaults.template, "AWS::SageMaker::Pipeline").values()
     policies = {p for p in resources_of(defaults.template, "AWS::IAM::Policy") if "RoleDefaultPolicy" in p}
-    policies -= {p for p in policies if p.startswith("CodeCopyRole")}
+    policies -= {p for p in policies if p.startswith("CodeCopy")}
     assert policies <= set(pipeline["DependsOn"]) and len(policies) == 2
-    copies = [k for k, r in defaults.template["Resources"].items() if r["Type"] == "Custom::AWS"]
+    copies = [k for k, r in defaults.template["Resources"].items() if r["Type"] == "Custom::CodeBundleCopy"]
     assert len(copies) == 1 and copies[0] in pipeline["DependsOn"]  # the bundle is in place before a first run
     (group,) = resources_of(defaults.template, "AWS::SageMaker::ModelPackageGroup")
     assert group in pipeline["DependsOn"]
@@ -256,22 +256,17 @@ def test_a_destroy_stage_removes_the_code_copy_log_group_with_it() -> None:
     stack = plain_stack()
     SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team", storage={"removal_policy": "destroy"})
     groups = resources_of(Template.from_stack(stack).to_json(), "AWS::Logs::LogGroup")
-    assert [g["DeletionPolicy"] for k, g in groups.items() if k.startswith("CodeCopyLogs")] == ["Delete"]
+    assert [g["DeletionPolicy"] for k, g in groups.items() if k.startswith("CodeCopyFunctionLogs")] == ["Delete"]
 
 
-def test_an_earlier_aws_custom_resource_is_reported() -> None:
-    """CDK runs every AwsCustomResource of a stack in the function the first one made, under its role."""
-    from aws_cdk import custom_resources as cr
-
+def test_two_pipelines_in_one_stack_share_the_copy_function_with_a_policy_each() -> None:
     stack = plain_stack()
-    call = cr.AwsSdkCall(service="S3", action="listBuckets", physical_resource_id=cr.PhysicalResourceId.of("x"))
-    cr.AwsCustomResource(
-        stack,
-        "Earlier",
-        on_create=call,
-        install_latest_aws_sdk=False,
-        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
-    )
-    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team")
-    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("code-bundle copies run"))
-    assert len(warnings) == 1
+    SageMakerTrainingPipeline(stack, "First", stage_name="first")
+    SageMakerTrainingPipeline(stack, "Second", stage_name="second")
+    template = Template.from_stack(stack).to_json()
+    assert len([k for k in resources_of(template, "AWS::Lambda::Function") if k.startswith("CodeCopyFunction")]) == 1
+    copies = resources_of(template, "Custom::CodeBundleCopy")
+    assert len(copies) == 2
+    policies = [p for k, p in resources_of(template, "AWS::IAM::Policy").items() if "CopyPolicy" in k]
+    written = sorted(json.dumps(p["Properties"]["PolicyDocument"]).count("/code/sourcedir-") for p in policies)
+    assert written == [1, 1]  # each policy names its own bundle only

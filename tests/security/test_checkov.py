@@ -113,15 +113,15 @@ def test_every_skip_is_justified_in_resource_metadata(
 
 EXPECTED_SKIPS = {
     "AWS::S3::Bucket.StorageLogBucket": {"CKV_AWS_18"},
-    # CDK's auto-delete handler (destroy stages) and its one AwsCustomResource function (the code bundle copy)
+    # CDK's auto-delete handler (destroy stages) and the code-bundle copy function
     "AWS::Lambda::Function.CustomS3AutoDeleteObjects": {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"},
-    "AWS::Lambda::Function.AWS679f53fac002430cb0da5b7982bd2287": {
+    "AWS::Lambda::Function.CodeCopyFunction": {
         "CKV_AWS_115",
         "CKV_AWS_116",
         "CKV_AWS_117",
         "CKV_AWS_173",
     },
-    "AWS::Logs::LogGroup.CodeCopyLogs": {"CKV_AWS_158"},
+    "AWS::Logs::LogGroup.CodeCopyFunctionLogs": {"CKV_AWS_158"},
     "AWS::Lambda::Function.DeploymentDeployer": set(FUNCTION_CHECKOV_SKIPS),
 }
 """Resource (logical id prefix) -> the only checks skipped on it, each with its reason in the template."""

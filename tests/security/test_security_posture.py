@@ -209,7 +209,7 @@ def test_destroy_stage_deletes_key_and_buckets(built: BuiltApp) -> None:
 
 def test_roles_are_for_sagemaker_and_have_no_managed_policies(stage_template: tuple[str, dict[str, Any]]) -> None:
     roles = resources_of(stage_template[1], "AWS::IAM::Role")
-    (copy_role,) = [logical_id for logical_id in roles if logical_id.startswith("CodeCopyRole")]
+    (copy_role,) = [logical_id for logical_id in roles if logical_id.startswith("CodeCopyFunctionRole")]
     assert set(roles) - {copy_role} == {TRAINING_ROLE, PIPELINE_ROLE}
     copy = roles.pop(copy_role)["Properties"]  # deploy time only: copies the code bundle into the stage's bucket
     assert "ManagedPolicyArns" not in copy and "Policies" not in copy
