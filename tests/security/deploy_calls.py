@@ -24,7 +24,7 @@ CDK_DELETION_ONLY = {"Custom::S3AutoDeleteObjects"}
 
 
 def deploy_calls(template: dict[str, Any], stack: StackIam) -> list[Call]:
-    """Every call the stack's ``Custom::AWS`` resources make at deploy time, by the function's role."""
+    """Every call the stack's ``Custom::CodeBundleCopy`` resources make at deploy time, by the function's role."""
     resolver = TemplateResolver(template, stack.env)
     calls: list[Call] = []
     for logical_id, resource in template["Resources"].items():
