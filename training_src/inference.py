@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from model import MLP, Standardizer
+from request_rows import csv_reader
 from serving_codec import (
     CsvRows,
     DecodedRequest,
@@ -94,7 +95,7 @@ class Predictor:
         self.threshold = float(meta.get("decision_threshold", 0.5))
 
     def _matrix(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
-        pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is loaded; serving never loads it
+        pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is loaded; never imported here
         if pandas is not None and isinstance(data, pandas.DataFrame):
             missing = [column for column in self.feature_columns if column not in data.columns]
             if missing:
@@ -152,6 +153,7 @@ def _client_errors() -> Iterator[None]:
 def model_fn(model_dir: str) -> Predictor:
     """Serving hook: load the model once per worker, from the extracted ``model.tar.gz`` (``serving_threads``)."""
     torch.set_num_threads(serving_threads())
+    csv_reader()  # pandas, where the image has it, loads with the model, not on the first CSV request
     return load_model(model_dir)
 
 

@@ -1,7 +1,8 @@
 """Content negotiation for the serving hooks: request bodies to rows, probabilities to response bodies.
 
-Why modules of their own, on the stdlib and numpy only: the PyTorch inference container has torch,
-numpy and the SageMaker serving toolkit, but not pandas or pyarrow, and a registered model must
+Why modules of their own, on the stdlib and numpy only: every stage of the PyTorch inference container
+has torch, numpy and the serving toolkit, but only its SageMaker stage has pandas (used, when there, to
+parse CSV faster: ``request_rows.csv_reader``) and none has pyarrow, and a registered model must
 serve as it is (no ``code/requirements.txt`` to pip install on a network-isolated endpoint). Every
 bad request raises ``RequestError`` with the HTTP status the client should get and a one-line
 message that names the row, column or header at fault and says what would be valid.

@@ -3,7 +3,9 @@
 Run by ``serving_harness.serve`` in a subprocess whose ``sys.path`` is what the inference container
 gives a worker: ``PYTHONPATH=<model dir>/code`` (``torchserve._set_python_path`` in
 sagemaker-pytorch-inference 2.0.25) and site-packages, and never ``training_src/``. So a request
-answered here proves the model's own ``code/`` is enough to serve it.
+answered here proves the model's own ``code/`` is enough to serve it. pandas is blocked, as in the EC2
+stage of the PyTorch inference DLC, which lacks it: the SageMaker stage's pandas only makes CSV decoding
+faster (``request_rows.csv_reader``, whose both paths ``test_serving_codec`` compares).
 
 Usage: ``python -s -P serving_driver.py REQUESTS_JSON`` -> one JSON object on stdout.
 """
@@ -73,6 +75,7 @@ def _answer(service: Any, context: Context, request: dict[str, Any]) -> dict[str
 def main(requests_path: str) -> int:
     """Load the model the way a worker does (``initialize``), then answer every request."""
     requests = json.loads(Path(requests_path).read_text(encoding="utf-8"))
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # ``import pandas`` now raises ImportError
     service = HandlerService()
     context = Context(environment.model_dir)
     service.initialize(context)
@@ -83,7 +86,8 @@ def main(requests_path: str) -> int:
         "inference_file": loaded.__file__,
         "model_dir": environment.model_dir,
         "sys_path": sys.path,
-        "heavy_modules_loaded": sorted(name for name in ("pandas", "pyarrow") if name in sys.modules),
+        "heavy_modules_loaded": sorted(name for name in ("pandas", "pyarrow") if sys.modules.get(name) is not None),
+        "csv_reader": repr(sys.modules["request_rows"].csv_reader()),
     }
     print(json.dumps(report))
     return 0
