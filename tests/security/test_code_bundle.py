@@ -125,3 +125,23 @@ def test_no_lifecycle_rule_expires_the_code_bundles(built: BuiltApp) -> None:
             assert "ExpirationInDays" not in rule, (
                 rule
             )  # noncurrent-version expiry is fine: bundles are never overwritten
+
+
+@pytest.mark.parametrize("stage", ALL_STAGES)
+def test_every_python_function_runs_the_newest_python_runtime(built: BuiltApp, stage: str) -> None:
+    """What cdk-nag's AwsSolutions-L1 checks on typed functions, held for every function in the template,
+    including the code-copy function, which is a generic ``CfnResource`` that cdk-nag does not inspect.
+    The newest runtime is the last Python one in CDK's ``Runtime.ALL`` (aws-cdk-lib's list of Lambda's
+    runtimes, "Lambda runtimes", https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html)."""
+    from aws_cdk import aws_lambda
+
+    pythons = [runtime.name for runtime in aws_lambda.Runtime.ALL if runtime.name.startswith("python3.")]
+    newest = max(pythons, key=lambda name: tuple(int(part) for part in name.removeprefix("python").split(".")))
+    functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in built.template(stage)["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"]["Runtime"].startswith("python")
+    }
+    assert any(logical_id.startswith("CodeCopyFunction") for logical_id in functions), sorted(functions)
+    stale = {logical_id: props["Runtime"] for logical_id, props in functions.items() if props["Runtime"] != newest}
+    assert not stale, f"not {newest}: {stale}"
