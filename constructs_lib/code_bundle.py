@@ -26,15 +26,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, CfnResource, CustomResource, RemovalPolicy, Stack, Token
+from aws_cdk import CfnResource, CustomResource, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_checkov, acknowledge_nag, nag_arn
+from constructs_lib.pseudo_parameters import account_id, partition, region
+from constructs_lib.tag_mirror import mirror_tags
 
 CODE_PREFIX = "code/"
 """Artifacts-bucket prefix of the content-addressed code bundles."""
@@ -88,7 +89,7 @@ class PublishedCodeBundle(Construct):
         self.object_key = f"{CODE_PREFIX}{bundle.name}"
         self.s3_uri = f"s3://{artifacts_bucket.bucket_name}/{self.object_key}"
         function = copy_function(Stack.of(self), removal_policy)
-        source = f"arn:{Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"
+        source = f"arn:{partition()}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"
         policy = iam.Policy(
             self,
             "CopyPolicy",
@@ -104,7 +105,7 @@ class PublishedCodeBundle(Construct):
                     sid="EncryptCodeBundle",
                     actions=["kms:GenerateDataKey"],
                     resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region()}.amazonaws.com"}},
                 ),
             ],
         )
@@ -133,24 +134,30 @@ def copy_function(stack: Stack, removal_policy: RemovalPolicy) -> CfnResource:
     """The stack's one code-copy function, its role and its log group (made by the first bundle).
 
     Plain CloudFormation resources (inline code, no asset): they synthesize with a fraction of the CDK
-    calls an L2 function makes, which every synth of every stage would pay. The function is a generic
-    ``CfnResource``: the typed ``aws_lambda`` module costs about 0.2 s to load (Python and Node sides)
-    on every synth, for one resource whose properties are fixed here.
+    calls an L2 function makes, which every synth of every stage would pay. The function and its log
+    group are generic ``CfnResource``s: loading the typed ``aws_lambda`` and ``aws_logs`` modules costs
+    about 0.2 s and 35 ms (Python and Node sides) on every synth, for two resources whose properties are
+    fixed here. cfn-lint and checkov read them in the template; cdk-nag's one Lambda rule (L1, the newest
+    runtime) is held by a test instead, and ``mirror_tags`` gives them the tags ``Tags.of`` gives the role.
     """
     existing = stack.node.try_find_child(COPY_FUNCTION_ID)
     if isinstance(existing, CfnResource) and existing.cfn_resource_type == FUNCTION_TYPE:
         return existing
     source = HANDLER_SOURCE.read_text(encoding="utf-8")
     assert len(source) <= INLINE_CODE_LIMIT, f"{HANDLER_SOURCE} is over Lambda's inline code limit"
-    log_group = logs.CfnLogGroup(stack, f"{COPY_FUNCTION_ID}Logs", retention_in_days=365)
-    log_group.apply_removal_policy(removal_policy)
+    # The role first: the tag mirror reads its tags, and without aspect stabilization aspects run in
+    # tree order.
     role = iam.Role(
         stack,
         f"{COPY_FUNCTION_ID}Role",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description="Copies each training code bundle into its stage's artifacts bucket at deploy time",
     )
-    streams = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{log_group.ref}:log-stream:*"
+    log_group = CfnResource(
+        stack, f"{COPY_FUNCTION_ID}Logs", type="AWS::Logs::LogGroup", properties={"RetentionInDays": 365}
+    )
+    log_group.apply_removal_policy(removal_policy)
+    streams = f"arn:{partition()}:logs:{region()}:{account_id()}:log-group:{log_group.ref}:log-stream:*"
     role.add_to_policy(
         iam.PolicyStatement(
             sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[streams]
@@ -175,13 +182,14 @@ def copy_function(stack: Stack, removal_policy: RemovalPolicy) -> CfnResource:
     policy = role.node.find_child("DefaultPolicy").node.default_child
     assert isinstance(policy, CfnResource)
     function.add_dependency(policy)
+    role_resource = role.node.default_child
+    assert isinstance(role_resource, CfnResource)
+    mirror_tags(role_resource, function, log_group)  # the role's tags: what an app tags its stack with
     _acknowledge(stack, function, role, streams, log_group)
     return function
 
 
-def _acknowledge(
-    stack: Stack, function: CfnResource, role: iam.Role, streams: str, log_group: logs.CfnLogGroup
-) -> None:
+def _acknowledge(stack: Stack, function: CfnResource, role: iam.Role, streams: str, log_group: CfnResource) -> None:
     for check_id, reason in HANDLER_SKIPS.items():
         acknowledge_checkov(function, check_id, reason)
     acknowledge_checkov(

@@ -46,5 +46,6 @@ PINNED_FEATURE_FLAGS: dict[str, Any] = {
 
 def pin_feature_flags(construct: Construct) -> None:
     """Set ``PINNED_FEATURE_FLAGS`` on ``construct``; call it before the construct has any child."""
+    node = construct.node  # one Node-process round trip, not one per flag
     for flag, value in PINNED_FEATURE_FLAGS.items():
-        construct.node.set_context(flag, value)
+        node.set_context(flag, value)

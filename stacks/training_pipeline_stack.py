@@ -85,7 +85,7 @@ class TrainingPipelineStack(Stack):
         tag_list = [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
         for node in self.node.find_all():
             if (
-                isinstance(node, CfnResource)
+                type(node) is CfnResource  # typed L1s (CfnBucket, ...) are taggable; only plain ones are asked
                 and node.cfn_resource_type in RAW_TAGGABLE_TYPES
                 and not TagManager.is_taggable(node)
             ):

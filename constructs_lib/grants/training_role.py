@@ -9,7 +9,6 @@ replays every call a pipeline execution makes against these statements.
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.code_bundle import CODE_PREFIX
@@ -17,6 +16,7 @@ from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_a
 from constructs_lib.config.stage_config import NetworkSettings
 from constructs_lib.grants.definition_facts import encrypts_training_volume, training_image_repositories
 from constructs_lib.grants.trust import PIPELINE_JOB_PREFIX
+from constructs_lib.pseudo_parameters import account_id, partition, region
 from constructs_lib.sagemaker_pipeline import SageMakerPipeline
 from constructs_lib.secure_storage import OUTPUT_PREFIX, SecureTrainingStorage
 
@@ -121,7 +121,7 @@ def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerPipeline)
                 sid="DecryptInputData",
                 actions=["kms:Decrypt"],
                 resources=[storage.data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region()}.amazonaws.com"}},
             )
         )
     if encrypts_training_volume(pipeline.rendered_definition):
@@ -144,7 +144,7 @@ def _log_and_metric_statements() -> list[iam.PolicyStatement]:
     permissions for TagResource, UntagResource, and ListTagsForResource" (CloudWatch Logs API Reference,
     "LogGroup", https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html).
     """
-    log_group = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{TRAINING_LOG_GROUP}"
+    log_group = f"arn:{partition()}:logs:{region()}:{account_id()}:log-group:{TRAINING_LOG_GROUP}"
     return [
         iam.PolicyStatement(
             sid="TrainingLogGroup",
@@ -172,7 +172,7 @@ def _image_statements(pipeline: SageMakerPipeline) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="PullTrainingImage",
             actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resources=[repository.arn(Aws.PARTITION) for repository in repositories],
+            resources=[repository.arn(partition()) for repository in repositories],
         ),
         iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
     ]
@@ -180,7 +180,7 @@ def _image_statements(pipeline: SageMakerPipeline) -> list[iam.PolicyStatement]:
 
 def _vpc_statements(network: NetworkSettings) -> list[iam.PolicyStatement]:
     """The ENI permissions SageMaker needs to run the job in the configured subnets."""
-    ec2 = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    ec2 = f"arn:{partition()}:ec2:{region()}:{account_id()}"
     subnets = [f"{ec2}:subnet/{subnet}" for subnet in network.subnet_ids]
     security_groups = [f"{ec2}:security-group/{group}" for group in network.security_group_ids]
     interfaces = f"{ec2}:network-interface/*"

@@ -9,8 +9,9 @@ execution records"), and uses ``aws:SourceArn`` with ``aws:SourceAccount`` in it
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
+
+from constructs_lib.pseudo_parameters import account_id, partition, region
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 PIPELINE_JOB_PREFIX = "pipelines-"
@@ -19,7 +20,7 @@ PIPELINE_JOB_PREFIX = "pipelines-"
 
 def sagemaker_arn(resource: str) -> str:
     """``arn:<partition>:sagemaker:<region>:<account>:<resource>`` of this stack (CDK tokens)."""
-    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+    return f"arn:{partition()}:sagemaker:{region()}:{account_id()}:{resource}"
 
 
 def name_spellings(name: str) -> list[str]:
@@ -37,7 +38,7 @@ def sagemaker_principal(*source_arns: str) -> iam.ServicePrincipal:
     return iam.ServicePrincipal(
         SAGEMAKER_PRINCIPAL,
         conditions={
-            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "StringEquals": {"aws:SourceAccount": account_id()},
             "ArnLike": {"aws:SourceArn": list(source_arns)},
         },
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
@@ -270,3 +271,41 @@ def test_two_pipelines_in_one_stack_share_the_copy_function_with_a_policy_each()
     policies = [p for k, p in resources_of(template, "AWS::IAM::Policy").items() if "CopyPolicy" in k]
     written = sorted(json.dumps(p["Properties"]["PolicyDocument"]).count("/code/sourcedir-") for p in policies)
     assert written == [1, 1]  # each policy names its own bundle only
+
+
+def _copy_resources_tags(stack: cdk.Stack) -> dict[str, Any]:
+    template = Template.from_stack(stack).to_json()
+    return {
+        key: resource["Properties"].get("Tags")
+        for key, resource in template["Resources"].items()
+        if key.startswith("CodeCopyFunction") and resource["Type"] in {"AWS::Lambda::Function", "AWS::Logs::LogGroup"}
+    }
+
+
+@pytest.mark.parametrize("stabilized", [False, True])
+def test_the_plain_copy_function_and_log_group_carry_the_apps_tags(stabilized: bool) -> None:
+    """``Tags.of(app)`` reaches only typed L1s; the copy function and its log group are plain CfnResources
+    (cheaper to synthesize), so the library mirrors the tags the copy role got onto them: with aspects run
+    in tree order (no flags) and by priority (``@aws-cdk/core:aspectStabilization``)."""
+    stack = plain_stack()
+    if stabilized:
+        app = cdk.App(context={"@aws-cdk/core:aspectStabilization": True})
+        stack = cdk.Stack(app, "Plain", env=cdk.Environment(region=REGION))
+    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team")
+    cdk.Tags.of(stack.node.scope).add("CostCenter", "ml-42")  # type: ignore[arg-type]  # the app
+    cdk.Tags.of(stack).add("Owner", "platform")
+    tags = _copy_resources_tags(stack)
+    assert len(tags) == 2, tags
+    for key, value in tags.items():
+        assert value == [{"Key": "CostCenter", "Value": "ml-42"}, {"Key": "Owner", "Value": "platform"}], key
+
+
+def test_without_the_mirror_the_plain_resources_would_be_untagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative case: the test above fails when the mirror is not wired."""
+    from constructs_lib import code_bundle
+
+    monkeypatch.setattr(code_bundle, "mirror_tags", lambda *_: None)
+    stack = plain_stack()
+    SageMakerTrainingPipeline(stack, "Pipeline", stage_name="team")
+    cdk.Tags.of(stack).add("Owner", "platform")
+    assert set(_copy_resources_tags(stack).values()) == {None}
