@@ -30,6 +30,7 @@ from aws_cdk import aws_s3 as s3
 from constructs_lib.automation.naming import arn, both_spellings
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_reference
 from constructs_lib.config.image_catalog import parse_ecr_image_uri
+from constructs_lib.grants.container_role import image_pull_statements, log_and_metric_statements
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints"
@@ -111,28 +112,8 @@ def grant_inference(
         iam.PolicyStatement(
             sid="DecryptModelsThroughS3", actions=["kms:Decrypt"], resources=[key.key_arn], conditions=s3_via
         ),
-        iam.PolicyStatement(
-            sid="PullInferenceImage",
-            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resources=[image.repository_arn(Aws.PARTITION)],
-        ),
-        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-        iam.PolicyStatement(
-            sid="EndpointLogGroup",
-            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-            resources=[f"{log_group}:*"],
-        ),
-        iam.PolicyStatement(
-            sid="EndpointLogStreams",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{log_group}:log-stream:*"],
-        ),
-        iam.PolicyStatement(
-            sid="EndpointMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": ENDPOINT_METRICS_NAMESPACE}},
-        ),
+        *image_pull_statements("PullInferenceImage", [image.repository_arn(Aws.PARTITION)]),
+        *log_and_metric_statements("Endpoint", log_group, "*", ENDPOINT_METRICS_NAMESPACE),
         # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms action
         # on the auto-rollback alarms you specify" (SageMaker guide, Auto-Rollback Configuration and Monitoring).
         iam.PolicyStatement(

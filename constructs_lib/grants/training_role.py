@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from constructs_lib.code_bundle import CODE_PREFIX
 from constructs_lib.compliance import NagAcknowledgement, acknowledge_nag, nag_arn
 from constructs_lib.config.stage_config import NetworkSettings
+from constructs_lib.grants.container_role import image_pull_statements, log_and_metric_statements
 from constructs_lib.grants.definition_facts import encrypts_training_volume, training_image_repositories
 from constructs_lib.grants.trust import PIPELINE_JOB_PREFIX
 from constructs_lib.pseudo_parameters import account_id, partition, region
@@ -137,45 +138,15 @@ def _kms_statements(storage: SecureTrainingStorage, pipeline: SageMakerPipeline)
 
 
 def _log_and_metric_statements() -> list[iam.PolicyStatement]:
-    """The job's log group and its ``pipelines-*`` streams, and metrics in SageMaker's namespace.
-
-    Log-group ARNs take the form with a trailing ``:*``: "Use this version to refer to the ARN in IAM
-    policies when specifying permissions for most API actions. The exception is when specifying
-    permissions for TagResource, UntagResource, and ListTagsForResource" (CloudWatch Logs API Reference,
-    "LogGroup", https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html).
-    """
+    """The job's log group and its ``pipelines-*`` streams, and metrics in SageMaker's namespace."""
     log_group = f"arn:{partition()}:logs:{region()}:{account_id()}:log-group:{TRAINING_LOG_GROUP}"
-    return [
-        iam.PolicyStatement(
-            sid="TrainingLogGroup",
-            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-            resources=[f"{log_group}:*"],
-        ),
-        iam.PolicyStatement(
-            sid="TrainingLogStreams",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{log_group}:log-stream:{PIPELINE_JOB_PREFIX}*"],
-        ),
-        iam.PolicyStatement(
-            sid="TrainingMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": SAGEMAKER_METRICS_NAMESPACE}},
-        ),
-    ]
+    return log_and_metric_statements("Training", log_group, f"{PIPELINE_JOB_PREFIX}*", SAGEMAKER_METRICS_NAMESPACE)
 
 
 def _image_statements(pipeline: SageMakerPipeline) -> list[iam.PolicyStatement]:
     """Pull the training images the definition names (their ECR repositories), plus the registry login."""
     repositories = training_image_repositories(pipeline.rendered_definition)
-    return [
-        iam.PolicyStatement(
-            sid="PullTrainingImage",
-            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resources=[repository.arn(partition()) for repository in repositories],
-        ),
-        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-    ]
+    return image_pull_statements("PullTrainingImage", [repository.arn(partition()) for repository in repositories])
 
 
 def _vpc_statements(network: NetworkSettings) -> list[iam.PolicyStatement]:
